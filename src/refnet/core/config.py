@@ -1,0 +1,136 @@
+"""Settings: one typed object read from the environment, `.env` and `NAME_FILE` secrets."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from refnet.core.errors import InvalidInput
+
+PUBLIC_S2_API_URL = "https://api.semanticscholar.org/graph/v1"
+# Rates the public API grants: 1 request/s with a key; the keyless pool is shared and often
+# answers 429, so we ask far less of it.
+RATE_WITH_KEY = 1.0
+RATE_WITHOUT_KEY = 0.3
+SECRET_FIELDS = ("semantic_scholar_api_key",)
+PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "xxx", "todo"}
+MIN_SECRET_LENGTH = 16
+
+
+class CrawlSettings(BaseModel):
+    """Defaults for a crawl; each can be overridden per crawl on the command line."""
+
+    max_depth: int = Field(default=2, ge=0, le=5)
+    max_papers: int = Field(default=500, ge=1)
+    max_citations_per_paper: int = Field(default=1000, ge=0, le=9999)
+    max_references_per_paper: int = Field(default=1000, ge=0)
+
+
+class FileSecretsSource(PydanticBaseSettingsSource):
+    """Reads `NAME_FILE` (a path, as Docker secrets provide) for every secret field."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in SECRET_FIELDS:
+            path = os.environ.get(f"{name.upper()}_FILE")
+            if path:
+                try:
+                    values[name] = Path(path).read_text(encoding="utf-8").strip()
+                except OSError as exc:
+                    raise InvalidInput(f"{name.upper()}_FILE={path} cannot be read: {exc}") from exc
+        return values
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_nested_delimiter="__",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    data_dir: Path = Field(default=Path("data"), validation_alias="REFNET_DATA_DIR")
+    database_url: str | None = None
+    redis_url: str | None = None
+    vault_dir: Path = Path("vault")
+
+    semantic_scholar_api_url: str = PUBLIC_S2_API_URL
+    semantic_scholar_api_key: SecretStr | None = None
+    semantic_scholar_rate: float | None = Field(default=None, gt=0)
+    semantic_scholar_timeout: float = Field(default=30.0, gt=0)
+    semantic_scholar_max_retries: int = Field(default=6, ge=0)
+
+    crawl: CrawlSettings = CrawlSettings()
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource)
+        return (
+            init_settings,
+            env_settings,
+            FileSecretsSource(settings_cls),
+            dotenv_settings,
+        )
+
+    @model_validator(mode="after")
+    def _refuse_weak_secrets_in_production(self) -> Settings:
+        if self.environment != "production":
+            return self
+        for name in SECRET_FIELDS:
+            secret = getattr(self, name)
+            if secret is None:
+                continue
+            value = secret.get_secret_value()
+            if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{name.upper()} is a placeholder or shorter than {MIN_SECRET_LENGTH} "
+                    "characters; set a real secret for ENVIRONMENT=production"
+                )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the embedded SQLite file under the data dir when it is unset."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'refnet.sqlite3').resolve()}"
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.database_url
+
+    @property
+    def semantic_scholar_rate_per_second(self) -> float:
+        if self.semantic_scholar_rate is not None:
+            return self.semantic_scholar_rate
+        return RATE_WITH_KEY if self.semantic_scholar_api_key else RATE_WITHOUT_KEY
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,416 @@
+"""Papers, authors and citation edges: bulk upserts on natural keys, and lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import BindParameter, Integer, Table, bindparam, case, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from refnet.db.base import utcnow
+from refnet.db.models import Author, Citation, CrawlState, Paper, PaperAuthor
+from refnet.db.queries._dialect import chunks, insert_for
+from refnet.sources.records import PaperRecord
+
+IN_CHUNK = 500
+PAPERS = cast(Table, Paper.__table__)
+PAPER_AUTHORS = cast(Table, PaperAuthor.__table__)
+METADATA_COLUMNS = (
+    "corpus_id",
+    "external_ids",
+    "url",
+    "title",
+    "abstract",
+    "tldr",
+    "year",
+    "publication_date",
+    "venue",
+    "journal",
+    "publication_types",
+    "fields_of_study",
+    "citation_count",
+    "reference_count",
+    "influential_citation_count",
+    "open_access_pdf_url",
+    "open_access_status",
+    "open_access_license",
+    "bibtex",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeRow:
+    citing_id: int
+    cited_id: int
+    is_influential: bool | None = None
+    intents: list[str] | None = None
+    contexts: list[str] | None = None
+
+    @property
+    def has_details(self) -> bool:
+        return self.is_influential is not None or bool(self.intents) or bool(self.contexts)
+
+
+@dataclass(slots=True)
+class _Existing:
+    id: int
+    s2_id: str
+    doi: str | None
+    arxiv_id: str | None
+
+
+def _metadata(record: PaperRecord) -> dict[str, Any]:
+    return {column: getattr(record, column) for column in METADATA_COLUMNS}
+
+
+def _load_existing(session: Session, records: Sequence[PaperRecord]) -> list[_Existing]:
+    s2_ids = [r.s2_id for r in records]
+    dois = [r.doi for r in records if r.doi]
+    arxiv_ids = [r.arxiv_id for r in records if r.arxiv_id]
+    columns = (Paper.id, Paper.s2_id, Paper.doi, Paper.arxiv_id)
+    found: dict[int, _Existing] = {}
+    for column, values in ((Paper.s2_id, s2_ids), (Paper.doi, dois), (Paper.arxiv_id, arxiv_ids)):
+        for part in chunks(values, IN_CHUNK):
+            for row in session.execute(select(*columns).where(column.in_(part))):
+                found[row.id] = _Existing(row.id, row.s2_id, row.doi, row.arxiv_id)
+    return list(found.values())
+
+
+class _Index:
+    """Which stored row a record is: matched by S2 id, then DOI, then arXiv id."""
+
+    def __init__(self, existing: Iterable[_Existing]) -> None:
+        self.by_s2: dict[str, int] = {}
+        self.by_doi: dict[str, int] = {}
+        self.by_arxiv: dict[str, int] = {}
+        for row in existing:
+            self.add(row.id, row.s2_id, row.doi, row.arxiv_id)
+
+    def add(self, row_id: int, s2_id: str, doi: str | None, arxiv_id: str | None) -> None:
+        self.by_s2.setdefault(s2_id, row_id)
+        if doi:
+            self.by_doi.setdefault(doi, row_id)
+        if arxiv_id:
+            self.by_arxiv.setdefault(arxiv_id, row_id)
+
+    def match(self, record: PaperRecord) -> int | None:
+        return (
+            self.by_s2.get(record.s2_id)
+            or (self.by_doi.get(record.doi) if record.doi else None)
+            or (self.by_arxiv.get(record.arxiv_id) if record.arxiv_id else None)
+        )
+
+    def free_doi(self, record: PaperRecord, row_id: int) -> str | None:
+        """The record's DOI unless another row already holds it."""
+        owner = self.by_doi.get(record.doi) if record.doi else None
+        return record.doi if owner in (None, row_id) else None
+
+    def free_arxiv(self, record: PaperRecord, row_id: int) -> str | None:
+        owner = self.by_arxiv.get(record.arxiv_id) if record.arxiv_id else None
+        return record.arxiv_id if owner in (None, row_id) else None
+
+
+def _dedupe(records: Iterable[PaperRecord]) -> list[PaperRecord]:
+    """One record per S2 id, preferring a complete one."""
+    chosen: dict[str, PaperRecord] = {}
+    for record in records:
+        current = chosen.get(record.s2_id)
+        if current is None or (record.complete and not current.complete):
+            chosen[record.s2_id] = record
+    return list(chosen.values())
+
+
+def upsert_papers(*, session: Session, records: Iterable[PaperRecord]) -> dict[str, int]:
+    """Store papers and return the row id of every given S2 id.
+
+    Complete records (from a metadata lookup) replace a row's metadata and authors; listing rows
+    only fill what is still empty, so a stub never overwrites collected metadata. A record whose
+    DOI or arXiv id is already stored under another S2 id merges into that row.
+    """
+    unique = _dedupe(records)
+    if not unique:
+        return {}
+    index = _Index(_load_existing(session, unique))
+    now = utcnow()
+    new = [r for r in unique if index.match(r) is None]
+    _insert_new(session, new, index, now)
+    ids = {r.s2_id: row_id for r in unique if (row_id := index.match(r)) is not None}
+    complete = [r for r in unique if r.complete]
+    _update_complete(session, complete, ids, index, now)
+    _fill_stubs(session, [r for r in unique if not r.complete and r not in new], ids)
+    _replace_authors(session, complete, ids)
+    return ids
+
+
+def _insert_new(session: Session, records: list[PaperRecord], index: _Index, now: datetime) -> None:
+    rows, pending = [], _Index([])
+    for record in records:
+        if pending.match(record) is not None:
+            continue  # same DOI/arXiv id as another new record in this batch
+        pending.add(0, record.s2_id, record.doi, record.arxiv_id)
+        rows.append(
+            {
+                "s2_id": record.s2_id,
+                "doi": record.doi,
+                "arxiv_id": record.arxiv_id,
+                **_metadata(record),
+                "crawl_state": (
+                    CrawlState.COLLECTED.value if record.complete else CrawlState.DISCOVERED.value
+                ),
+                "metadata_fetched_at": now if record.complete else None,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    for part in chunks(rows, 1000):
+        session.execute(insert_for(session, Paper).on_conflict_do_nothing(), part)
+    # Read back ids, including rows another process inserted first.
+    for row in _load_existing(session, records):
+        index.add(row.id, row.s2_id, row.doi, row.arxiv_id)
+
+
+def _update_complete(
+    session: Session,
+    records: list[PaperRecord],
+    ids: dict[str, int],
+    index: _Index,
+    now: datetime,
+) -> None:
+    if not records:
+        return
+    table = PAPERS
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            {
+                **{column: bindparam(column) for column in METADATA_COLUMNS},
+                "doi": func.coalesce(bindparam("new_doi"), table.c.doi),
+                "arxiv_id": func.coalesce(bindparam("new_arxiv_id"), table.c.arxiv_id),
+                "crawl_state": case(
+                    (table.c.crawl_state == CrawlState.EXPANDED.value, table.c.crawl_state),
+                    else_=CrawlState.COLLECTED.value,
+                ),
+                "metadata_fetched_at": bindparam("fetched_at"),
+                "updated_at": bindparam("fetched_at"),
+            }
+        )
+    )
+    rows = [
+        {
+            "row_id": ids[r.s2_id],
+            "new_doi": index.free_doi(r, ids[r.s2_id]),
+            "new_arxiv_id": index.free_arxiv(r, ids[r.s2_id]),
+            "fetched_at": now,
+            **_metadata(r),
+        }
+        for r in records
+    ]
+    session.connection().execute(statement, rows)
+
+
+def _fill_stubs(session: Session, records: list[PaperRecord], ids: dict[str, int]) -> None:
+    """Listing rows fill the empty fields of papers not yet collected."""
+    if not records:
+        return
+    table = PAPERS
+    filled = ("title", "year", "venue", "citation_count", "influential_citation_count")
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .where(table.c.crawl_state == CrawlState.DISCOVERED.value)
+        .values({c: func.coalesce(table.c[c], bindparam(f"new_{c}")) for c in filled})
+    )
+    rows = [
+        {"row_id": ids[r.s2_id], **{f"new_{c}": getattr(r, c) for c in filled}} for r in records
+    ]
+    session.connection().execute(statement, rows)
+
+
+def _author_key(s2_author_id: str | None, name: str) -> str:
+    return s2_author_id or "name:" + " ".join(name.lower().split())
+
+
+def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str, int]) -> None:
+    if not records:
+        return
+    authors = {
+        _author_key(a.s2_author_id, a.name): {
+            "key": _author_key(a.s2_author_id, a.name),
+            "s2_author_id": a.s2_author_id,
+            "name": a.name,
+        }
+        for r in records
+        for a in r.authors
+    }
+    author_ids: dict[str, int] = {}
+    for part in chunks(list(authors.values()), 1000):
+        session.execute(insert_for(session, Author).on_conflict_do_nothing(), part)
+        keys = [row["key"] for row in part]
+        found = session.execute(select(Author.key, Author.id).where(Author.key.in_(keys)))
+        author_ids.update(found.tuples().all())
+    paper_ids = [ids[r.s2_id] for r in records]
+    for part in chunks(paper_ids, IN_CHUNK):
+        session.execute(PAPER_AUTHORS.delete().where(PaperAuthor.paper_id.in_(part)))
+    links = {
+        (ids[r.s2_id], position): author_ids[_author_key(a.s2_author_id, a.name)]
+        for r in records
+        for position, a in enumerate(r.authors)
+    }
+    rows = [{"paper_id": p, "position": pos, "author_id": a} for (p, pos), a in links.items()]
+    for part in chunks(rows, 1000):
+        session.execute(insert_for(session, PaperAuthor).on_conflict_do_nothing(), part)
+
+
+def upsert_citations(*, session: Session, edges: Iterable[EdgeRow]) -> None:
+    """Store edges once per (citing, cited) pair; details from listings fill in later."""
+    unique: dict[tuple[int, int], EdgeRow] = {}
+    for edge in edges:
+        key = (edge.citing_id, edge.cited_id)
+        if edge.citing_id != edge.cited_id and (key not in unique or edge.has_details):
+            unique[key] = edge
+    now = utcnow()
+    detailed = [_edge_dict(e, now) for e in unique.values() if e.has_details]
+    bare = [_edge_dict(e, now) for e in unique.values() if not e.has_details]
+    for part in chunks(bare, 2000):
+        session.execute(insert_for(session, Citation).on_conflict_do_nothing(), part)
+    for part in chunks(detailed, 2000):
+        statement = insert_for(session, Citation)
+        session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["citing_id", "cited_id"],
+                set_={
+                    "is_influential": statement.excluded.is_influential,
+                    "intents": statement.excluded.intents,
+                    "contexts": statement.excluded.contexts,
+                },
+            ),
+            part,
+        )
+
+
+def _edge_dict(edge: EdgeRow, now: datetime) -> dict[str, Any]:
+    return {
+        "citing_id": edge.citing_id,
+        "cited_id": edge.cited_id,
+        "is_influential": edge.is_influential,
+        "intents": edge.intents,
+        "contexts": edge.contexts,
+        "created_at": now,
+    }
+
+
+def mark_expanded(*, session: Session, paper_id: int) -> None:
+    now = utcnow()
+    session.execute(
+        update(Paper)
+        .where(Paper.id == paper_id)
+        .values(crawl_state=CrawlState.EXPANDED.value, expanded_at=now)
+    )
+
+
+def set_crawl_position(*, session: Session, positions: dict[int, tuple[int, float | None]]) -> None:
+    """Record each paper's smallest depth from any seed and its latest crawl priority."""
+    if not positions:
+        return
+    table = PAPERS
+    depth: BindParameter[int] = bindparam("new_depth", type_=Integer())
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            depth=case(
+                ((table.c.depth.is_(None)) | (table.c.depth > depth), depth),
+                else_=table.c.depth,
+            ),
+            priority=func.coalesce(bindparam("new_priority"), table.c.priority),
+        )
+    )
+    rows = [{"row_id": pid, "new_depth": d, "new_priority": p} for pid, (d, p) in positions.items()]
+    session.connection().execute(statement, rows)
+
+
+def get_paper(*, session: Session, paper_id: int) -> Paper | None:
+    return session.get(Paper, paper_id)
+
+
+def find_paper(
+    *,
+    session: Session,
+    s2_id: str | None = None,
+    corpus_id: int | None = None,
+    doi: str | None = None,
+    arxiv_id: str | None = None,
+) -> Paper | None:
+    conditions = []
+    if s2_id:
+        conditions.append(Paper.s2_id == s2_id)
+    if corpus_id is not None:
+        conditions.append(Paper.corpus_id == corpus_id)
+    if doi:
+        conditions.append(Paper.doi == doi.lower())
+    if arxiv_id:
+        conditions.append(Paper.arxiv_id == arxiv_id)
+    if not conditions:
+        return None
+    return session.scalars(select(Paper).where(or_(*conditions)).limit(1)).first()
+
+
+def paper_ids_by_s2(*, session: Session, s2_ids: Iterable[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for part in chunks(list(dict.fromkeys(s2_ids)), IN_CHUNK):
+        rows = session.execute(select(Paper.s2_id, Paper.id).where(Paper.s2_id.in_(part)))
+        found.update(rows.tuples().all())
+    return found
+
+
+def lookup_paper(*, session: Session, api_id: str | None, title: str | None) -> Paper | None:
+    """A stored paper by any id form `refnet.core.ids` produces, or by exact title."""
+    if title:
+        return session.scalars(
+            select(Paper).where(func.lower(Paper.title) == title.lower()).limit(1)
+        ).first()
+    if not api_id:
+        return None
+    prefix, sep, value = api_id.partition(":")
+    if not sep:
+        return find_paper(session=session, s2_id=api_id)
+    if prefix == "CorpusId":
+        return find_paper(session=session, corpus_id=int(value))
+    if prefix == "DOI":
+        return find_paper(session=session, doi=value)
+    if prefix == "ARXIV":
+        return find_paper(session=session, arxiv_id=value)
+    key = {"MAG": "MAG", "ACL": "ACL", "PMID": "PubMed", "PMCID": "PubMedCentral"}.get(prefix)
+    if key is None:
+        return None
+    external = cast(Any, PAPERS.c.external_ids)
+    return session.scalars(select(Paper).where(external[key].as_string() == value).limit(1)).first()
+
+
+def paper_counts(*, session: Session) -> dict[str, int]:
+    counts = dict(
+        session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state))
+        .tuples()
+        .all()
+    )
+    counts["edges"] = session.scalar(select(func.count()).select_from(Citation)) or 0
+    counts["authors"] = session.scalar(select(func.count()).select_from(Author)) or 0
+    return counts
+
+
+def most_cited_in_network(*, session: Session, limit: int = 10) -> list[tuple[Paper, int]]:
+    """Collected papers with the most citing papers stored."""
+    in_degree = func.count(Citation.citing_id).label("in_degree")
+    rows = session.execute(
+        select(Paper, in_degree)
+        .join(Citation, Citation.cited_id == Paper.id)
+        .where(Paper.crawl_state != CrawlState.DISCOVERED.value)
+        .group_by(Paper.id)
+        .order_by(in_degree.desc(), Paper.s2_id)
+        .limit(limit)
+    )
+    return [(paper, count) for paper, count in rows.tuples()]
