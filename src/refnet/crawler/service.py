@@ -97,7 +97,9 @@ class _Run:
                 session=session, job_id=self.job_id, max_depth=params.max_depth
             )
             candidates = []
-            if budget > 0 and waiting and (waiting >= min(BATCH_LIMIT, budget) or entry is None):
+            seeds_first = entry is not None and entry.is_seed
+            full_batch = waiting >= min(BATCH_LIMIT, budget)
+            if budget > 0 and waiting and not seeds_first and (full_batch or entry is None):
                 candidates = steps.pick_candidates(
                     session=session, job_id=self.job_id, limit=budget
                 )

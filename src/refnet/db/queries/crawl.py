@@ -143,7 +143,7 @@ def frontier_scores(*, session: Session, job_id: int, paper_ids: Iterable[int]) 
                 FrontierEntry.job_id == job_id, FrontierEntry.paper_id.in_(part)
             )
         )
-        found.update(rows.tuples().all())
+        found.update(rows.all())
     return found
 
 
@@ -199,7 +199,7 @@ def links_to_collected(*, session: Session, job_id: int) -> dict[int, int]:
             )
             .group_by(candidate.paper_id)
         )
-        for paper_id, count in rows.tuples():
+        for paper_id, count in rows:
             counts[paper_id] = counts.get(paper_id, 0) + count
     return counts
 

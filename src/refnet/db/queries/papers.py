@@ -251,7 +251,7 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
         session.execute(insert_for(session, Author).on_conflict_do_nothing(), part)
         keys = [row["key"] for row in part]
         found = session.execute(select(Author.key, Author.id).where(Author.key.in_(keys)))
-        author_ids.update(found.tuples().all())
+        author_ids.update(found.all())
     paper_ids = [ids[r.s2_id] for r in records]
     for part in chunks(paper_ids, IN_CHUNK):
         session.execute(PAPER_AUTHORS.delete().where(PaperAuthor.paper_id.in_(part)))
@@ -363,7 +363,7 @@ def paper_ids_by_s2(*, session: Session, s2_ids: Iterable[str]) -> dict[str, int
     found: dict[str, int] = {}
     for part in chunks(list(dict.fromkeys(s2_ids)), IN_CHUNK):
         rows = session.execute(select(Paper.s2_id, Paper.id).where(Paper.s2_id.in_(part)))
-        found.update(rows.tuples().all())
+        found.update(rows.all())
     return found
 
 
@@ -394,7 +394,7 @@ def lookup_paper(*, session: Session, api_id: str | None, title: str | None) -> 
 def paper_counts(*, session: Session) -> dict[str, int]:
     counts = dict(
         session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state))
-        .tuples()
+        
         .all()
     )
     counts["edges"] = session.scalar(select(func.count()).select_from(Citation)) or 0
@@ -413,4 +413,4 @@ def most_cited_in_network(*, session: Session, limit: int = 10) -> list[tuple[Pa
         .order_by(in_degree.desc(), Paper.s2_id)
         .limit(limit)
     )
-    return [(paper, count) for paper, count in rows.tuples()]
+    return [(paper, count) for paper, count in rows]
