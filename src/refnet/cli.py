@@ -239,7 +239,7 @@ def demo() -> None:
     with _errors_as_messages():
         url = _ready_database(settings)
         sample = open_source("sample", settings)
-        params = CrawlParams(max_depth=2, max_papers=settings.crawl.max_papers)
+        params = CrawlParams(max_depth=3, max_papers=settings.crawl.max_papers)
         job_id, _ = start_crawl(
             database_url=url, seeds=DEMO_SEEDS, params=params, source_name=sample.name
         )
