@@ -15,13 +15,13 @@ from typing import Any
 import httpx
 import pytest
 from structlog.testing import capture_logs
-from tests.fakes.s2_graph import SyntheticGraph, make_graph
-from tests.fakes.s2_server import FakeSemanticScholar, Faults
 
 from refnet.core.errors import NotFound, PermanentError, TransientError
 from refnet.sources.http_retry import parse_retry_after
 from refnet.sources.rate_limit import MemoryRateLimiter
 from refnet.sources.semantic_scholar import SemanticScholarClient
+from tests.fakes.s2_graph import SyntheticGraph, make_graph
+from tests.fakes.s2_server import FakeSemanticScholar, Faults
 
 API_KEY = "test-key-0123456789abcdef"
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05}

@@ -393,9 +393,7 @@ def lookup_paper(*, session: Session, api_id: str | None, title: str | None) -> 
 
 def paper_counts(*, session: Session) -> dict[str, int]:
     counts = dict(
-        session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state))
-        
-        .all()
+        session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state)).all()
     )
     counts["edges"] = session.scalar(select(func.count()).select_from(Citation)) or 0
     counts["authors"] = session.scalar(select(func.count()).select_from(Author)) or 0
