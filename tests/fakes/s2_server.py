@@ -2,9 +2,8 @@
 
     graph = make_graph(2_000)
     with FakeSemanticScholar(graph, min_interval=1.0, faults=Faults(rate=0.2)) as s2:
-        client = SemanticScholarClient(base_url=s2.base_url, ...)
-        ...
-        assert s2.rate_violations == 0
+        ...  # point the client under test at s2.base_url
+    assert s2.rate_violations == 0
 
 Every request is counted (`total_requests`, `requests[endpoint]`), then, in this order:
 `down` answers 503; a wrong `x-api-key` (when `required_api_key` is set) answers 403; a request

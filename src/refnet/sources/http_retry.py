@@ -97,7 +97,8 @@ def _failure_for_status(response: httpx.Response, what: str) -> Exception:
         return RetryableFailure(f"HTTP {status}: {detail}", status, retry_after)
     if status == 404:
         return NotFound(f"{what}: not found (HTTP 404: {detail})")
-    return PermanentError(f"{what}: refused (HTTP {status}: {detail})")
+    hint = "; check the API key" if status in (401, 403) else ""
+    return PermanentError(f"{what}: refused (HTTP {status}: {detail}){hint}")
 
 
 def decode_json(response: httpx.Response, *, what: str, expect: type) -> Any:
@@ -125,6 +126,7 @@ class RetryingJsonClient:
     policy: RetryPolicy
     service: str
     sleep: Callable[[float], None] = time.sleep
+    attempts_made: int = 0  # HTTP requests sent, retries included
 
     def request(
         self,
@@ -161,6 +163,7 @@ class RetryingJsonClient:
         json: Any,
     ) -> Any:
         self.limiter.acquire()
+        self.attempts_made += 1
         try:
             response = self.http.request(method, path, params=params, json=json)
         except _RETRYABLE_EXCEPTIONS as exc:

@@ -90,6 +90,11 @@ class SemanticScholarClient:
             http=self._http, limiter=rate_limiter, policy=policy, service="Semantic Scholar"
         )
 
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent so far, retries included."""
+        return self._api.attempts_made
+
     def __repr__(self) -> str:  # never shows the api key
         return f"SemanticScholarClient(base_url={str(self._http.base_url)!r})"
 

@@ -9,6 +9,8 @@ from refnet.db.models.crawl import (
     WatchedSeed,
 )
 from refnet.db.models.paper import Author, Citation, CrawlState, Paper, PaperAuthor
+from refnet.db.models.summary import InputKind, PdfDocument, PdfStatus, Summary, SummaryStatus
+from refnet.db.models.vault import VaultFile, VaultFileKind
 
 __all__ = [
     "Author",
@@ -17,9 +19,16 @@ __all__ = [
     "CrawlState",
     "FrontierEntry",
     "FrontierState",
+    "InputKind",
     "JobKind",
     "JobStatus",
     "Paper",
     "PaperAuthor",
+    "PdfDocument",
+    "PdfStatus",
+    "Summary",
+    "SummaryStatus",
+    "VaultFile",
+    "VaultFileKind",
     "WatchedSeed",
 ]

@@ -46,6 +46,9 @@ class Paper(Base):
     open_access_license: Mapped[str | None] = mapped_column(String(64))
     bibtex: Mapped[str | None] = mapped_column(Text)
 
+    # The vault note's file name (without `.md`), assigned once so links never break.
+    citekey: Mapped[str | None] = mapped_column(String(255), unique=True)
+
     crawl_state: Mapped[str] = mapped_column(
         String(16), default=CrawlState.DISCOVERED.value, index=True
     )

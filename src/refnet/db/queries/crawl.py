@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, case, func, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session, aliased
 
 from refnet.db.base import utcnow
@@ -174,6 +175,17 @@ def list_candidates(*, session: Session, job_id: int) -> list[CandidateRow]:
         )
     )
     return [CandidateRow(*row) for row in rows]
+
+
+def refresh_statistics(*, session: Session) -> None:
+    """Let PostgreSQL's planner see how far a crawl has grown the tables.
+
+    A crawl grows its tables faster than autovacuum re-analyzes them; with stale row estimates
+    the planner picks nested loops for `links_to_collected` that take seconds instead of
+    milliseconds.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa_text("ANALYZE crawl_frontier, citations"))
 
 
 def links_to_collected(*, session: Session, job_id: int) -> dict[int, int]:
