@@ -16,6 +16,7 @@ from refnet.db.queries._dialect import chunks, insert_for
 from refnet.sources.records import PaperRecord
 
 IN_CHUNK = 500
+STUB_COLUMNS = ("title", "year", "venue", "citation_count", "influential_citation_count")
 PAPERS = cast(Table, Paper.__table__)
 PAPER_AUTHORS = cast(Table, PaperAuthor.__table__)
 METADATA_COLUMNS = (
@@ -60,6 +61,8 @@ class _Existing:
     s2_id: str
     doi: str | None
     arxiv_id: str | None
+    crawl_state: str
+    incomplete: bool  # a stub still missing its title, year or citation count
 
 
 def _metadata(record: PaperRecord) -> dict[str, Any]:
@@ -70,12 +73,20 @@ def _load_existing(session: Session, records: Sequence[PaperRecord]) -> list[_Ex
     s2_ids = [r.s2_id for r in records]
     dois = [r.doi for r in records if r.doi]
     arxiv_ids = [r.arxiv_id for r in records if r.arxiv_id]
-    columns = (Paper.id, Paper.s2_id, Paper.doi, Paper.arxiv_id)
+    incomplete = Paper.title.is_(None) | Paper.year.is_(None) | Paper.citation_count.is_(None)
+    columns = (
+        Paper.id,
+        Paper.s2_id,
+        Paper.doi,
+        Paper.arxiv_id,
+        Paper.crawl_state,
+        incomplete.label("incomplete"),
+    )
     found: dict[int, _Existing] = {}
     for column, values in ((Paper.s2_id, s2_ids), (Paper.doi, dois), (Paper.arxiv_id, arxiv_ids)):
         for part in chunks(values, IN_CHUNK):
             for row in session.execute(select(*columns).where(column.in_(part))):
-                found[row.id] = _Existing(row.id, row.s2_id, row.doi, row.arxiv_id)
+                found[row.id] = _Existing(*row)
     return list(found.values())
 
 
@@ -133,14 +144,20 @@ def upsert_papers(*, session: Session, records: Iterable[PaperRecord]) -> dict[s
     unique = _dedupe(records)
     if not unique:
         return {}
-    index = _Index(_load_existing(session, unique))
+    existing = _load_existing(session, unique)
+    index = _Index(existing)
+    fillable = {
+        row.id
+        for row in existing
+        if row.crawl_state == CrawlState.DISCOVERED.value and row.incomplete
+    }
     now = utcnow()
-    new = [r for r in unique if index.match(r) is None]
-    _insert_new(session, new, index, now)
+    _insert_new(session, [r for r in unique if index.match(r) is None], index, now)
     ids = {r.s2_id: row_id for r in unique if (row_id := index.match(r)) is not None}
     complete = [r for r in unique if r.complete]
     _update_complete(session, complete, ids, index, now)
-    _fill_stubs(session, [r for r in unique if not r.complete and r not in new], ids)
+    stubs = [r for r in unique if not r.complete and ids.get(r.s2_id) in fillable]
+    _fill_stubs(session, stubs, ids)
     _replace_authors(session, complete, ids)
     return ids
 
@@ -217,7 +234,10 @@ def _fill_stubs(session: Session, records: list[PaperRecord], ids: dict[str, int
     if not records:
         return
     table = PAPERS
-    filled = ("title", "year", "venue", "citation_count", "influential_citation_count")
+    filled = STUB_COLUMNS
+    records = [r for r in records if any(getattr(r, c) is not None for c in filled)]
+    if not records:
+        return
     statement = (
         update(table)
         .where(table.c.id == bindparam("row_id"))

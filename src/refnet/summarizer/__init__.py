@@ -1,0 +1,1 @@
+"""Summaries of open-access PDFs: fetching, text extraction and summary providers."""
