@@ -59,6 +59,7 @@ class _Run:
         self.source = source
         self.progress = progress
         self.requests_before = _requests(source)
+        self.analyzed_size = 0
 
     def begin(self) -> tuple[CrawlParams, bool]:
         with session_scope(self.url) as session:
@@ -93,6 +94,9 @@ class _Run:
             waiting = crawl_q.count_frontier(
                 session=session, job_id=self.job_id, states=[FrontierState.CANDIDATE.value]
             )
+            if done + waiting > 1.5 * self.analyzed_size:
+                crawl_q.refresh_statistics(session=session)
+                self.analyzed_size = done + waiting
             entry = crawl_q.next_expandable(
                 session=session, job_id=self.job_id, max_depth=params.max_depth
             )

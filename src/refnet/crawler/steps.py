@@ -83,7 +83,6 @@ def collect_seeds(*, session: Session, job_id: int, records: Sequence[PaperRecor
 
 def pick_candidates(*, session: Session, job_id: int, limit: int) -> list[crawl_q.CandidateRow]:
     """The `limit` best candidates by score (see refnet.crawler.scoring)."""
-    crawl_q.refresh_statistics(session=session)
     links = crawl_q.links_to_collected(session=session, job_id=job_id)
     scored = [
         (

@@ -174,10 +174,29 @@ def _references(raw: Mapping[str, Any]) -> tuple[PaperRecord, ...] | None:
         return ()
     parsed: dict[str, PaperRecord] = {}
     for item in refs:
-        if isinstance(item, Mapping) and _as_str(item.get("paperId")):
-            record = parse_paper({k: v for k, v in item.items() if k != "references"})
+        if isinstance(item, Mapping) and isinstance(item.get("paperId"), str):
+            record = _parse_brief(item)
             parsed.setdefault(record.s2_id, record)
     return tuple(parsed.values())
+
+
+def _parse_brief(raw: Mapping[str, Any]) -> PaperRecord:
+    """A nested reference: only the few fields a crawl asks for, parsed cheaply.
+
+    A batch answer nests tens of thousands of these, so this skips the full parser.
+    """
+    external = raw.get("externalIds")
+    external = external if isinstance(external, Mapping) else {}
+    doi, arxiv = external.get("DOI"), external.get("ArXiv")
+    return PaperRecord(
+        s2_id=raw["paperId"],
+        title=_as_str(raw.get("title")),
+        year=_as_int(raw.get("year")),
+        citation_count=_as_int(raw.get("citationCount")),
+        doi=normalize_doi(doi) if isinstance(doi, str) else None,
+        arxiv_id=normalize_arxiv(arxiv) if isinstance(arxiv, str) else None,
+        external_ids=_external_ids(external),
+    )
 
 
 def parse_paper(raw: Any, *, complete: bool = False) -> PaperRecord:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, aliased
 
 from refnet.db.base import utcnow
 from refnet.db.models import Citation, CrawlJob, FrontierEntry, FrontierState, JobStatus, Paper
-from refnet.db.queries._dialect import chunks, insert_for
+from refnet.db.queries._dialect import chunks, insert_rows
 
 FRONTIER = cast(Table, FrontierEntry.__table__)
 IN_FRONTIER = (FrontierState.COLLECTED.value, FrontierState.EXPANDED.value)
@@ -87,22 +87,21 @@ def add_to_frontier(
         }
         for paper_id, depth in depths.items()
     ]
-    for part in chunks(rows, 2000):
-        statement = insert_for(session, FrontierEntry)
-        excluded = statement.excluded
-        session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["job_id", "paper_id"],
-                set_={
-                    "depth": case(
-                        (excluded.depth < FRONTIER.c.depth, excluded.depth),
-                        else_=FRONTIER.c.depth,
-                    ),
-                    "is_seed": FRONTIER.c.is_seed | excluded.is_seed,
-                },
-            ),
-            part,
-        )
+    insert_rows(
+        session,
+        FrontierEntry,
+        rows,
+        on_conflict=lambda statement: statement.on_conflict_do_update(
+            index_elements=["job_id", "paper_id"],
+            set_={
+                "depth": case(
+                    (statement.excluded.depth < FRONTIER.c.depth, statement.excluded.depth),
+                    else_=FRONTIER.c.depth,
+                ),
+                "is_seed": FRONTIER.c.is_seed | statement.excluded.is_seed,
+            },
+        ),
+    )
 
 
 def set_frontier_state(
@@ -185,7 +184,7 @@ def refresh_statistics(*, session: Session) -> None:
     milliseconds.
     """
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa_text("ANALYZE crawl_frontier, citations"))
+        session.execute(sa_text("ANALYZE papers, crawl_frontier, citations"))
 
 
 def links_to_collected(*, session: Session, job_id: int) -> dict[int, int]:

@@ -7,12 +7,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, Integer, Table, bindparam, case, func, or_, select, update
+from sqlalchemy import (
+    BindParameter,
+    Integer,
+    Table,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from refnet.db.base import utcnow
 from refnet.db.models import Author, Citation, CrawlState, Paper, PaperAuthor
-from refnet.db.queries._dialect import chunks, insert_for
+from refnet.db.queries._dialect import chunks, insert_rows, member_of
 from refnet.sources.records import PaperRecord
 
 IN_CHUNK = 500
@@ -84,8 +95,8 @@ def _load_existing(session: Session, records: Sequence[PaperRecord]) -> list[_Ex
     )
     found: dict[int, _Existing] = {}
     for column, values in ((Paper.s2_id, s2_ids), (Paper.doi, dois), (Paper.arxiv_id, arxiv_ids)):
-        for part in chunks(values, IN_CHUNK):
-            for row in session.execute(select(*columns).where(column.in_(part))):
+        for condition in member_of(session, column, values):
+            for row in session.execute(select(*columns).where(condition)):
                 found[row.id] = _Existing(*row)
     return list(found.values())
 
@@ -182,8 +193,7 @@ def _insert_new(session: Session, records: list[PaperRecord], index: _Index, now
                 "updated_at": now,
             }
         )
-    for part in chunks(rows, 1000):
-        session.execute(insert_for(session, Paper).on_conflict_do_nothing(), part)
+    insert_rows(session, Paper, rows)
     # Read back ids, including rows another process inserted first.
     for row in _load_existing(session, records):
         index.add(row.id, row.s2_id, row.doi, row.arxiv_id)
@@ -267,9 +277,9 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
         for a in r.authors
     }
     author_ids: dict[str, int] = {}
-    for part in chunks(list(authors.values()), 1000):
-        session.execute(insert_for(session, Author).on_conflict_do_nothing(), part)
-        keys = [row["key"] for row in part]
+    insert_rows(session, Author, list(authors.values()))
+    for part in chunks(list(authors), IN_CHUNK):
+        keys = part
         found = session.execute(select(Author.key, Author.id).where(Author.key.in_(keys)))
         author_ids.update(found.all())
     paper_ids = [ids[r.s2_id] for r in records]
@@ -281,8 +291,7 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
         for position, a in enumerate(r.authors)
     }
     rows = [{"paper_id": p, "position": pos, "author_id": a} for (p, pos), a in links.items()]
-    for part in chunks(rows, 1000):
-        session.execute(insert_for(session, PaperAuthor).on_conflict_do_nothing(), part)
+    insert_rows(session, PaperAuthor, rows)
 
 
 def upsert_citations(*, session: Session, edges: Iterable[EdgeRow]) -> None:
@@ -295,20 +304,42 @@ def upsert_citations(*, session: Session, edges: Iterable[EdgeRow]) -> None:
     now = utcnow()
     detailed = [_edge_dict(e, now) for e in unique.values() if e.has_details]
     bare = [_edge_dict(e, now) for e in unique.values() if not e.has_details]
-    for part in chunks(bare, 2000):
-        session.execute(insert_for(session, Citation).on_conflict_do_nothing(), part)
-    for part in chunks(detailed, 2000):
-        statement = insert_for(session, Citation)
+    _insert_bare_edges(session, bare)
+    insert_rows(
+        session,
+        Citation,
+        detailed,
+        on_conflict=lambda statement: statement.on_conflict_do_update(
+            index_elements=["citing_id", "cited_id"],
+            set_={
+                "is_influential": statement.excluded.is_influential,
+                "intents": statement.excluded.intents,
+                "contexts": statement.excluded.contexts,
+            },
+        ),
+    )
+
+
+def _insert_bare_edges(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Edges without details are most of a crawl's writes: on PostgreSQL one statement over two
+    arrays per chunk, far faster than row-by-row executemany."""
+    if session.get_bind().dialect.name != "postgresql":
+        insert_rows(session, Citation, rows)
+        return
+    statement = text(
+        "INSERT INTO citations (citing_id, cited_id, created_at) "
+        "SELECT citing, cited, :now "
+        "FROM unnest(CAST(:citing AS bigint[]), CAST(:cited AS bigint[]))"
+        " AS edge(citing, cited) ON CONFLICT DO NOTHING"
+    )
+    for part in chunks(rows, 50_000):
         session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["citing_id", "cited_id"],
-                set_={
-                    "is_influential": statement.excluded.is_influential,
-                    "intents": statement.excluded.intents,
-                    "contexts": statement.excluded.contexts,
-                },
-            ),
-            part,
+            statement,
+            {
+                "citing": [row["citing_id"] for row in part],
+                "cited": [row["cited_id"] for row in part],
+                "now": part[0]["created_at"],
+            },
         )
 
 

@@ -1,0 +1,259 @@
+"""Generate the vault: citekeys, then changed notes chunk by chunk, then the index and maps.
+
+Change detection: `vault_files.updated_at` of a note records up to when its inputs were looked
+at (the run's start, less `LATE_COMMIT_SLACK`). A note is rendered again when its paper row,
+one of its summaries, one of its edges or one of its neighbours is newer than that
+(`list_changed_note_ids`), when it was never written or failed, or when its file is gone. A
+rendered note is written only if its bytes differ from the file's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+from sqlalchemy.orm import Session
+
+from refnet.db.base import utcnow
+from refnet.db.models import VaultFileKind
+from refnet.db.queries._dialect import chunks
+from refnet.db.queries.vault import (
+    LinkedPaper,
+    VaultFileRow,
+    delete_vault_files,
+    list_changed_note_ids,
+    list_citekey_candidates,
+    list_citekeys,
+    list_index_entries,
+    list_note_inputs,
+    list_seed_ids,
+    list_vault_files,
+    list_vault_papers,
+    set_citekeys,
+    upsert_vault_files,
+)
+from refnet.db.session import session_scope
+from refnet.generator import vault
+from refnet.generator.canvas import render_canvas
+from refnet.generator.citekeys import family_name, make_citekey
+from refnet.generator.render import RenderedNote, render_index, render_map, render_note
+
+log = structlog.get_logger(__name__)
+
+CHUNK = 1000
+WRITERS = 8  # threads merging and writing notes: fsync waits on the disk, not on the GIL
+# A writer stamps `updated_at` before it commits; a change stamped up to this long before a
+# run started may be invisible to it, so the run only claims to have seen inputs up to then.
+# Looking again costs the next run a render, never a write.
+LATE_COMMIT_SLACK = timedelta(seconds=30)
+OTHER_KINDS = (VaultFileKind.INDEX.value, VaultFileKind.MAP.value, VaultFileKind.CANVAS.value)
+
+
+@dataclass
+class GenerateReport:
+    notes_written: int = 0
+    notes_unchanged: int = 0
+    # (path, reason) of every file that could not be written: notes, and index/map/canvas.
+    notes_failed: list[tuple[str, str]] = field(default_factory=list)
+    other_files_written: int = 0
+    seconds: float = 0.0
+    notes_rendered: int = 0  # notes whose inputs changed (or all, with `full`)
+
+
+@dataclass
+class _Run:
+    url: str
+    vault_dir: Path
+    seen_until: datetime  # what a processed note's `updated_at` is set to
+    report: GenerateReport
+    rows: dict[str, VaultFileRow]  # what RefNet wrote before, by path
+    known: dict[int, LinkedPaper] = field(default_factory=dict)  # neighbour rows read so far
+
+    def owned(self, path: str) -> bool:
+        row = self.rows.get(path)
+        return row is not None and row.written_at is not None
+
+    def record(
+        self, path: str, kind: str, paper_id: int | None, result: vault.FileResult
+    ) -> VaultFileRow:
+        previous = self.rows.get(path)
+        now = utcnow()
+        if result.status == "failed":
+            self.report.notes_failed.append((path, result.error or "unknown error"))
+            log.warning("vault_file_failed", path=path, error=result.error)
+            return VaultFileRow(
+                path,
+                kind,
+                paper_id,
+                previous.content_hash if previous else None,
+                "failed",
+                result.error,
+                previous.written_at if previous else None,
+                now,
+            )
+        written_at = previous.written_at if previous else None
+        return VaultFileRow(
+            path,
+            kind,
+            paper_id,
+            result.content_hash,
+            "written",
+            None,
+            now if result.status == "written" else written_at,
+            self.seen_until,
+        )
+
+
+def generate_vault(*, database_url: str, vault_dir: Path, full: bool = False) -> GenerateReport:
+    """Write the notes whose inputs changed (all with `full`), the index, and each seed's map."""
+    started = time.monotonic()
+    vault_dir = Path(vault_dir)
+    run = _Run(database_url, vault_dir, utcnow() - LATE_COMMIT_SLACK, GenerateReport(), {})
+    with session_scope(database_url) as session:
+        run.rows = list_vault_files(session=session, kinds=[VaultFileKind.NOTE.value])
+        citekeys = _assign_citekeys(session, run)
+        changed = set() if full else list_changed_note_ids(session=session)
+        seed_ids = list_seed_ids(session=session)
+    todo = [pid for pid, key in citekeys.items() if full or pid in changed or _stale(run, pid, key)]
+    with ThreadPoolExecutor(WRITERS, thread_name_prefix="vault-writer") as writers:
+        for part in chunks(sorted(todo), CHUNK):
+            _write_notes(run, part, seed_ids, writers)
+    run.report.notes_rendered = len(todo)
+    failed_notes = sum(1 for path, _ in run.report.notes_failed if path.startswith("papers/"))
+    run.report.notes_unchanged = len(citekeys) - run.report.notes_written - failed_notes
+    _write_overview(run, seed_ids)
+    run.report.seconds = round(time.monotonic() - started, 3)
+    log.info(
+        "vault_generated",
+        vault_dir=str(vault_dir),
+        full=full,
+        notes=len(citekeys),
+        notes_rendered=run.report.notes_rendered,
+        notes_written=run.report.notes_written,
+        notes_unchanged=run.report.notes_unchanged,
+        files_failed=len(run.report.notes_failed),
+        other_files_written=run.report.other_files_written,
+        seconds=run.report.seconds,
+    )
+    return run.report
+
+
+def _write_notes(
+    run: _Run, paper_ids: list[int], seed_ids: set[int], writers: ThreadPoolExecutor
+) -> None:
+    """Render one chunk of notes here while the writer threads merge and write them."""
+    with session_scope(run.url) as session:
+        inputs = list_note_inputs(
+            session=session, paper_ids=paper_ids, seed_ids=seed_ids, known=run.known
+        )
+    pending = []
+    for note in inputs:
+        path = vault.note_path(note.paper["citekey"])
+        rendered = render_note(note)
+        owned = run.owned(path)
+        job = writers.submit(
+            vault.sync_note, run.vault_dir / path, rendered.front_matter, rendered.body, owned=owned
+        )
+        pending.append((path, note.paper["id"], job))
+    records = []
+    for path, paper_id, job in pending:
+        result = job.result()
+        run.report.notes_written += result.status == "written"
+        records.append(run.record(path, VaultFileKind.NOTE.value, paper_id, result))
+    with session_scope(run.url) as session:
+        upsert_vault_files(session=session, rows=records)
+
+
+def _stale(run: _Run, paper_id: int, citekey: str) -> bool:
+    """Never written, failed last time, or its file is gone."""
+    row = run.rows.get(vault.note_path(citekey))
+    if row is None or row.status != "written" or row.paper_id != paper_id:
+        return True
+    return not (run.vault_dir / row.path).is_file()
+
+
+def _assign_citekeys(session: Session, run: _Run) -> dict[int, str]:
+    """Every vault paper's citekey, giving one to papers new to the vault.
+
+    A paper whose note was never written, and whose path now holds a file RefNet did not
+    write, gets another key: nothing links to the old one yet (its note does not exist).
+    """
+    papers = list_vault_papers(session=session)
+    new = [pid for pid, key in papers if key is None]
+    blocked = [
+        pid
+        for pid, key in papers
+        if key is not None
+        and not run.owned(vault.note_path(key))
+        and (run.vault_dir / vault.note_path(key)).exists()
+    ]
+    keys = {pid: key for pid, key in papers if key is not None}
+    if not new and not blocked:
+        return keys
+    taken = list_citekeys(session=session) | vault.note_stems(run.vault_dir)
+    assigned: dict[int, str] = {}
+    for candidate in list_citekey_candidates(session=session, paper_ids=new + blocked):
+        key = make_citekey(
+            first_author_family=family_name(candidate.first_author),
+            year=candidate.year,
+            title=candidate.title,
+            taken=taken,
+        )
+        taken.add(key)
+        assigned[candidate.paper_id] = key
+    set_citekeys(session=session, citekeys={p: assigned[p] for p in new}, touch=False)
+    set_citekeys(session=session, citekeys={p: assigned[p] for p in blocked}, touch=True)
+    stale = [vault.note_path(keys[p]) for p in blocked]
+    delete_vault_files(session=session, paths=stale)  # failed rows of keys given up
+    for path in stale:
+        run.rows.pop(path, None)
+    if blocked:
+        log.info("citekeys_reassigned", papers=len(blocked))
+    return keys | assigned
+
+
+def _write_overview(run: _Run, seed_ids: set[int]) -> None:
+    """The index note, and each seed's map note and canvas."""
+    with session_scope(run.url) as session:
+        run.rows.update(list_vault_files(session=session, kinds=OTHER_KINDS))
+        entries = list_index_entries(session=session)
+        seeds = list_note_inputs(session=session, paper_ids=sorted(seed_ids), seed_ids=seed_ids)
+    seed_entries = [e for e in entries if e.paper_id in seed_ids]
+    jobs: list[tuple[str, str, int | None, Callable[[str, bool], vault.FileResult]]] = []
+    index = render_index(papers=entries, seeds=seed_entries)
+    jobs.append((vault.INDEX_PATH, VaultFileKind.INDEX.value, None, _note_job(run, index)))
+    for seed in seeds:
+        key, pid = seed.paper["citekey"], seed.paper["id"]
+        jobs.append(
+            (vault.map_path(key), VaultFileKind.MAP.value, pid, _note_job(run, render_map(seed)))
+        )
+        data = render_canvas(seed).encode("utf-8")
+        jobs.append((vault.canvas_path(key), VaultFileKind.CANVAS.value, pid, _file_job(run, data)))
+    records = []
+    for path, kind, pid, job in jobs:
+        result = job(path, run.owned(path))
+        run.report.other_files_written += result.status == "written"
+        records.append(run.record(path, kind, pid, result))
+    with session_scope(run.url) as session:
+        upsert_vault_files(session=session, rows=records)
+
+
+def _note_job(run: _Run, note: RenderedNote) -> Callable[[str, bool], vault.FileResult]:
+    def job(path: str, owned: bool) -> vault.FileResult:
+        return vault.sync_note(run.vault_dir / path, note.front_matter, note.body, owned=owned)
+
+    return job
+
+
+def _file_job(run: _Run, data: bytes) -> Callable[[str, bool], vault.FileResult]:
+    def job(path: str, owned: bool) -> vault.FileResult:
+        previous = run.rows.get(path)
+        last = previous.content_hash if previous else None
+        return vault.sync_file(run.vault_dir / path, data, owned=owned, last_hash=last)
+
+    return job

@@ -1,0 +1,264 @@
+"""Vault files: paths, atomic writes, and merging RefNet's text with what the user added.
+
+A note is front matter, RefNet's body, the line `%% refnet:end %%`, then the user's part. On
+regeneration the user's part is kept byte for byte, and front-matter keys RefNet does not own
+are kept (verbatim, in their order, after RefNet's keys). A file RefNet never wrote is never
+read into a merge, let alone replaced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+MARKER = "%% refnet:end %%"
+NOTES_DIR = "papers"
+MAPS_DIR = "maps"
+INDEX_NAME = "RefNet Index"
+INDEX_PATH = f"{INDEX_NAME}.md"
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's safe dumper when built
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_OPENING_FENCE = re.compile(r"---[ \t]*(?:\r?\n|$)")
+_CLOSING_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+_MARKER_LINE = re.compile(rf"^[ \t]*{re.escape(MARKER)}[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+_PLAIN_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
+
+Status = Literal["written", "unchanged", "failed"]
+
+
+def note_path(citekey: str) -> str:
+    return f"{NOTES_DIR}/{citekey}.md"
+
+
+def map_name(citekey: str) -> str:
+    return f"{citekey} map"
+
+
+def map_path(citekey: str) -> str:
+    return f"{MAPS_DIR}/{map_name(citekey)}.md"
+
+
+def canvas_path(citekey: str) -> str:
+    return f"{MAPS_DIR}/{citekey}.canvas"
+
+
+class NoteConflict(Exception):
+    """The file cannot be merged safely; the message tells the user what to fix."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileResult:
+    status: Status
+    content_hash: str | None = None
+    error: str | None = None
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def describe(exc: BaseException) -> str:
+    """A reason a person can read: `EROFS: Read-only file system`."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        name = errno.errorcode.get(exc.errno, "")
+        text = exc.strerror or str(exc)
+        return f"{name}: {text}" if name else text
+    return str(exc) or type(exc).__name__
+
+
+def dump_front_matter(values: dict[str, Any]) -> str:
+    """YAML that `yaml.safe_load` reads back as `values`: safe dumper, no line wrapping."""
+    if not values:
+        return ""
+    text: str = yaml.dump(
+        values, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=1 << 20
+    )
+    return text
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write via a temp file in the same directory, fsync, then rename over `path`.
+
+    On any error the temp file is removed, so a full or read-only disk leaves `path` as it was.
+    """
+    temp = path.parent / f".refnet-{secrets.token_hex(6)}.tmp"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def split_note(text: str) -> tuple[str | None, str]:
+    """(front matter YAML or None, everything after it)."""
+    text = text.removeprefix("\ufeff")
+    opening = _OPENING_FENCE.match(text)
+    if opening is None:
+        return None, text
+    closing = _CLOSING_FENCE.search(text, opening.end())
+    if closing is None:
+        raise NoteConflict("the front matter has no closing `---` line")
+    return text[opening.end() : closing.start()], text[closing.end() :]
+
+
+def user_part(body: str) -> str:
+    """Everything after the marker line, verbatim."""
+    found = _MARKER_LINE.search(body)
+    if found is None:
+        raise NoteConflict(
+            f"the line `{MARKER}` is missing, so RefNet cannot tell your text from its own"
+        )
+    return body[found.end() :]
+
+
+def _key_blocks(front: str) -> list[tuple[Any, str]] | None:
+    """Top-level keys with their raw text (comments stay with the key above); None if unclear."""
+    blocks: list[list[str]] = []
+    for line in _lines(front):
+        starts_key = line[:1] not in ("", " ", "\t", "-", "#", "\r", "\n")
+        if starts_key or not blocks:
+            blocks.append([line])
+        else:
+            blocks[-1].append(line)
+    keyed: list[tuple[Any, str]] = []
+    for block in blocks:
+        text = "".join(block)
+        try:
+            value = yaml.load(text, Loader=_LOADER)
+        except yaml.YAMLError:
+            return None
+        if value is None and not keyed:
+            continue  # leading comments or blank lines
+        if not isinstance(value, dict) or len(value) != 1:
+            return None
+        keyed.append((next(iter(value)), text if text.endswith("\n") else text + "\n"))
+    return keyed
+
+
+def _only_owned(front: str, owned: set[str]) -> bool:
+    """True when every top-level key is RefNet's: then nothing of the user's is in there.
+
+    The common case, decided without parsing YAML; anything unusual takes the careful path.
+    """
+    for line in front.splitlines():
+        if line[:1] in ("", " ", "\t", "-", "#"):
+            continue  # a value's continuation, a list item, a comment or a blank line
+        match = _PLAIN_KEY.match(line)
+        if match is None or match.group(1) not in owned:
+            return False
+    return True
+
+
+def foreign_front_matter(front: str | None, owned: set[str]) -> str:
+    """The YAML of the keys RefNet does not own, as the user wrote it."""
+    if not front or not front.strip() or _only_owned(front, owned):
+        return ""
+    try:
+        values = yaml.load(front, Loader=_LOADER)
+    except yaml.YAMLError as exc:
+        problem = getattr(exc, "problem", None) or "unreadable"
+        raise NoteConflict(f"the front matter is not valid YAML ({problem})") from exc
+    if values is None:
+        return ""
+    if not isinstance(values, dict):
+        raise NoteConflict("the front matter is not a set of `key: value` properties")
+    keep = [key for key in values if key not in owned]
+    blocks = _key_blocks(front)
+    if blocks is not None and [k for k, _ in blocks] == list(values):
+        return "".join(text for key, text in blocks if key not in owned)
+    return dump_front_matter({key: values[key] for key in keep})
+
+
+def compose_note(front_matter: dict[str, Any], body: str, existing: str | None) -> str:
+    """RefNet's front matter and body, merged with the user's parts of `existing`."""
+    own_front, mine = "", ""
+    if existing is not None:
+        old_front, old_body = split_note(existing)
+        mine = user_part(old_body)
+        own_front = foreign_front_matter(old_front, set(front_matter))
+    front = dump_front_matter(front_matter) + own_front
+    head = f"---\n{front}---\n" if front else ""
+    return f"{head}{body.rstrip()}\n\n{MARKER}\n{mine}"
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def sync_note(path: Path, front_matter: dict[str, Any], body: str, *, owned: bool) -> FileResult:
+    """Bring a note up to date, writing only when its bytes change. Never raises OSError."""
+    try:
+        existing = _read(path)
+        if existing is not None and not owned:
+            raise NoteConflict("a file RefNet did not write is at this path; it is left alone")
+        try:
+            text = None if existing is None else existing.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NoteConflict("the file is not UTF-8 text") from exc
+        data = compose_note(front_matter, body, text).encode("utf-8", "replace")
+        return _replace(path, data, existing)
+    except (OSError, NoteConflict) as exc:
+        return FileResult("failed", error=describe(exc))
+
+
+def sync_file(path: Path, data: bytes, *, owned: bool, last_hash: str | None) -> FileResult:
+    """Bring a whole-file artifact (a canvas) up to date.
+
+    If the user changed it since RefNet wrote it (say, moved the cards), their version stays:
+    delete the file to get RefNet's layout back.
+    """
+    try:
+        existing = _read(path)
+        if existing is not None and not owned:
+            raise NoteConflict("a file RefNet did not write is at this path; it is left alone")
+        if existing is not None and last_hash and content_hash(existing) != last_hash:
+            return FileResult("unchanged", content_hash=last_hash)
+        return _replace(path, data, existing)
+    except (OSError, NoteConflict) as exc:
+        return FileResult("failed", error=describe(exc))
+
+
+def _replace(path: Path, data: bytes, existing: bytes | None) -> FileResult:
+    digest = content_hash(data)
+    if existing == data:
+        return FileResult("unchanged", content_hash=digest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, data)
+    return FileResult("written", content_hash=digest)
+
+
+def note_stems(vault_dir: Path) -> set[str]:
+    """Lower-cased names (without `.md`) of every note in the vault, hidden folders skipped.
+
+    Obsidian resolves `[[name]]` by file name anywhere in the vault, so a new citekey must not
+    repeat any of them.
+    """
+    stems: set[str] = set()
+    for root, dirs, files in os.walk(vault_dir):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        stems.update(name[:-3].lower() for name in files if name.lower().endswith(".md"))
+        stems.update(d[:-3].lower() for d in dirs if d.lower().endswith(".md"))
+        del root
+    return stems
