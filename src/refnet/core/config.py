@@ -22,7 +22,7 @@ PUBLIC_S2_API_URL = "https://api.semanticscholar.org/graph/v1"
 # answers 429, so we ask far less of it.
 RATE_WITH_KEY = 1.0
 RATE_WITHOUT_KEY = 0.3
-SECRET_FIELDS = ("semantic_scholar_api_key",)
+SECRET_FIELDS = ("semantic_scholar_api_key", "anthropic_api_key", "openai_api_key")
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "xxx", "todo"}
 MIN_SECRET_LENGTH = 16
 
@@ -34,6 +34,27 @@ class CrawlSettings(BaseModel):
     max_papers: int = Field(default=500, ge=1)
     max_citations_per_paper: int = Field(default=1000, ge=0, le=9999)
     max_references_per_paper: int = Field(default=1000, ge=0)
+
+
+class SummarizerSettings(BaseModel):
+    provider: Literal["extractive", "anthropic", "openai"] = "extractive"
+    model: str | None = None  # each provider has a default
+    language: Literal["en", "ja"] = "en"
+    daily_token_budget: int = Field(default=2_000_000, ge=0)  # LLM tokens per UTC day
+    max_input_chars: int = Field(default=60_000, ge=1_000)
+    max_tokens: int = Field(default=1024, ge=64)
+    timeout: float = Field(default=60.0, gt=0)
+    fetch_pdfs: bool = True
+    papers_per_task: int = Field(default=20, ge=1)
+
+
+class PdfSettings(BaseModel):
+    max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    timeout: float = Field(default=30.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0)
+    max_pages: int = Field(default=40, ge=1)
+    # Hosts or CIDR networks that may be fetched although private (e.g. "127.0.0.0/8").
+    allowlist: list[str] = Field(default_factory=list)
 
 
 class FileSecretsSource(PydanticBaseSettingsSource):
@@ -76,6 +97,16 @@ class Settings(BaseSettings):
     semantic_scholar_max_retries: int = Field(default=6, ge=0)
 
     crawl: CrawlSettings = CrawlSettings()
+    summarizer: SummarizerSettings = SummarizerSettings()
+    pdf: PdfSettings = PdfSettings()
+
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    # Unset: the Redis at REDIS_URL; neither set: tasks run in-process (embedded).
+    celery_broker_url: str | None = None
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -123,6 +154,14 @@ class Settings(BaseSettings):
     @property
     def is_embedded(self) -> bool:
         return not self.database_url
+
+    @property
+    def broker_url(self) -> str | None:
+        return self.celery_broker_url or self.redis_url
+
+    @property
+    def pdf_cache_dir(self) -> Path:
+        return self.data_dir / "pdfs"
 
     @property
     def semantic_scholar_rate_per_second(self) -> float:

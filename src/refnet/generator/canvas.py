@@ -34,15 +34,8 @@ def _column_key(year: int | None) -> tuple[int, int]:
 
 def render_canvas(note: NoteInputs) -> str:
     """The canvas of the seed whose inputs are `note`; only vault papers become cards."""
-    seed = LinkedPaper(
-        note.paper["id"],
-        note.paper["s2_id"],
-        note.paper["title"],
-        note.paper["year"],
-        note.paper["citekey"],
-        note.paper["doi"],
-        note.paper["url"],
-    )
+    p = note.paper
+    seed = LinkedPaper(p.id, p.s2_id, p.title, p.year, p.citekey, p.doi, p.url)
     papers = {seed.paper_id: seed}
     for linked in [*note.references, *note.cited_by]:
         if linked.citekey:

@@ -38,7 +38,6 @@ NOTE_KEYS = (
     "summary_source",
     "refnet_updated",
 )
-LLM_PROVIDERS = frozenset({"anthropic", "openai"})
 S2_PAPER_URL = "https://www.semanticscholar.org/paper/"
 UNTITLED = "Untitled"
 _WORD_HASH = re.compile(r"(^|\s)#(?=\S)", re.MULTILINE)
@@ -120,41 +119,44 @@ def tag(text: str) -> str | None:
     return f"field-{slug}" if slug.replace("-", "").isdigit() else slug
 
 
-def _timestamp(value: datetime) -> str:
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+def _utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; RefNet stores UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def summary_source(note: NoteInputs) -> str:
+    """`llm` (anthropic, openai, any model provider), `extractive`, `abstract` or `none`."""
     if note.summary is not None:
         return "extractive" if note.summary.provider == "extractive" else "llm"
-    return "abstract" if one_line(note.paper["abstract"]) else "none"
+    return "abstract" if one_line(note.paper.abstract) else "none"
 
 
 def front_matter(note: NoteInputs) -> dict[str, Any]:
     paper = note.paper
-    title = one_line(paper["title"])
-    fields = [f for f in (one_line(f) for f in paper["fields_of_study"] or []) if f]
+    title = one_line(paper.title)
+    fields = [f for f in (one_line(f) for f in paper.fields_of_study or []) if f]
     tags = ["paper", *(t for t in map(tag, fields) if t)]
     if note.is_seed:
         tags.append("seed")
-    changed = max([paper["updated_at"], *([note.summary.updated_at] if note.summary else [])])
+    changed = max(
+        map(_utc, [paper.updated_at, *([note.summary.updated_at] if note.summary else [])])
+    )
     values = {
         "title": title,
         "aliases": [title] if title else [],
         "authors": [a for a in map(one_line, note.authors) if a],
-        "year": paper["year"],
-        "venue": one_line(paper["venue"]) or one_line(paper["journal"]),
-        "doi": one_line(paper["doi"]),
-        "arxiv": one_line(paper["arxiv_id"]),
-        "s2_id": paper["s2_id"],
-        "url": one_line(paper["url"]) or paper_url(paper["s2_id"]),
-        "citation_count": paper["citation_count"],
-        "reference_count": paper["reference_count"],
+        "year": paper.year,
+        "venue": one_line(paper.venue) or one_line(paper.journal),
+        "doi": one_line(paper.doi),
+        "arxiv": one_line(paper.arxiv_id),
+        "s2_id": paper.s2_id,
+        "url": one_line(paper.url) or paper_url(paper.s2_id),
+        "citation_count": paper.citation_count,
+        "reference_count": paper.reference_count,
         "fields_of_study": fields,
         "tags": list(dict.fromkeys(tags)),
         "summary_source": summary_source(note),
-        "refnet_updated": _timestamp(changed),
+        "refnet_updated": changed.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return {key: values[key] for key in NOTE_KEYS}
 
@@ -170,25 +172,25 @@ def _bullets(items: Iterable[str]) -> str:
 def _byline(note: NoteInputs) -> str:
     paper = note.paper
     parts = [", ".join(escape_prose(a) for a in note.authors)] if note.authors else []
-    venue = one_line(paper["venue"]) or one_line(paper["journal"])
+    venue = one_line(paper.venue) or one_line(paper.journal)
     parts += [escape_prose(venue)] if venue else []
-    parts += [str(paper["year"])] if paper["year"] is not None else []
-    links = [f"[DOI]({doi_url(paper['doi'])})"] if paper["doi"] else []
-    if paper["arxiv_id"]:
-        links.append(f"[arXiv](https://arxiv.org/abs/{quote(paper['arxiv_id'], safe='/.')})")
-    links.append(f"[Semantic Scholar]({paper_url(paper['s2_id'])})")
+    parts += [str(paper.year)] if paper.year is not None else []
+    links = [f"[DOI]({doi_url(paper.doi)})"] if paper.doi else []
+    if paper.arxiv_id:
+        links.append(f"[arXiv](https://arxiv.org/abs/{quote(paper.arxiv_id, safe='/.')})")
+    links.append(f"[Semantic Scholar]({paper_url(paper.s2_id)})")
     return " · ".join([*parts, *links])
 
 
 def render_note(note: NoteInputs) -> RenderedNote:
     """The note of one vault paper."""
     paper, summary = note.paper, note.summary
-    tldr = (summary.tldr if summary else None) or paper["tldr"]
-    abstract = (paper["abstract"] or "").strip()
+    tldr = (summary.tldr if summary else None) or paper.tldr
+    abstract = (paper.abstract or "").strip()
     references, cited_by = note.references, note.cited_by  # sorted by the query
     keywords = [k for k in (one_line(k) for k in (summary.keywords if summary else [])) if k]
     sections = [
-        f"# {escape_prose(one_line(paper['title']) or UNTITLED)}\n\n{_byline(note)}\n",
+        f"# {escape_prose(one_line(paper.title) or UNTITLED)}\n\n{_byline(note)}\n",
         _section("TL;DR", escape_prose(tldr.strip()) if tldr else None, "No TL;DR yet."),
         _section(
             "Summary",
@@ -198,16 +200,8 @@ def render_note(note: NoteInputs) -> RenderedNote:
         _section("Key points", _bullets(summary.key_points if summary else []), "None yet."),
         _section("Keywords", escape_prose(", ".join(keywords)), "None yet."),
         _section("Abstract", escape_prose(abstract), "No abstract available."),
-        _section(
-            f"References ({len(references)})",
-            "\n".join(map(reference_line, references)),
-            "No references stored.",
-        ),
-        _section(
-            f"Cited by ({len(cited_by)})",
-            "\n".join(map(reference_line, cited_by)),
-            "No citing papers stored.",
-        ),
+        _section("References", "\n".join(map(reference_line, references)), "None stored."),
+        _section("Cited by", "\n".join(map(reference_line, cited_by)), "None stored."),
     ]
     return RenderedNote(front_matter(note), "\n".join(sections))
 
@@ -243,8 +237,8 @@ def render_index(*, papers: list[LinkedPaper], seeds: list[LinkedPaper]) -> Rend
 
 def render_map(note: NoteInputs) -> RenderedNote:
     """A seed's map note: its references and citing papers in the vault, by year."""
-    key = note.paper["citekey"]
-    label = paper_label(note.paper["title"], note.paper["year"])
+    key = note.paper.citekey
+    label = paper_label(note.paper.title, note.paper.year)
     references = [p for p in note.references if p.citekey]
     cited_by = [p for p in note.cited_by if p.citekey]
     canvas = canvas_path(key).rsplit("/", 1)[-1]

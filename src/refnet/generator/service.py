@@ -10,7 +10,6 @@ rendered note is written only if its bytes differ from the file's.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from refnet.db.queries.vault import (
     list_vault_files,
     list_vault_papers,
     set_citekeys,
+    set_notes_seen,
     upsert_vault_files,
 )
 from refnet.db.session import session_scope
@@ -46,7 +46,7 @@ from refnet.generator.render import RenderedNote, render_index, render_map, rend
 log = structlog.get_logger(__name__)
 
 CHUNK = 1000
-WRITERS = 8  # threads merging and writing notes: fsync waits on the disk, not on the GIL
+WRITERS = 8  # threads writing notes: fsync waits on the disk, several at once go faster
 # A writer stamps `updated_at` before it commits; a change stamped up to this long before a
 # run started may be invisible to it, so the run only claims to have seen inputs up to then.
 # Looking again costs the next run a render, never a write.
@@ -123,6 +123,8 @@ def generate_vault(*, database_url: str, vault_dir: Path, full: bool = False) ->
     with ThreadPoolExecutor(WRITERS, thread_name_prefix="vault-writer") as writers:
         for part in chunks(sorted(todo), CHUNK):
             _write_notes(run, part, seed_ids, writers)
+    with session_scope(database_url) as session:
+        set_notes_seen(session=session, seen_until=run.seen_until)
     run.report.notes_rendered = len(todo)
     failed_notes = sum(1 for path, _ in run.report.notes_failed if path.startswith("papers/"))
     run.report.notes_unchanged = len(citekeys) - run.report.notes_written - failed_notes
@@ -146,23 +148,27 @@ def generate_vault(*, database_url: str, vault_dir: Path, full: bool = False) ->
 def _write_notes(
     run: _Run, paper_ids: list[int], seed_ids: set[int], writers: ThreadPoolExecutor
 ) -> None:
-    """Render one chunk of notes here while the writer threads merge and write them."""
+    """Render and merge one chunk of notes, then write the changed ones with the writer threads.
+
+    The phases do not overlap on purpose: a writer thread returning from `fsync` would wait for
+    the GIL behind the renderer, up to the 5 ms switch interval per system call.
+    """
     with session_scope(run.url) as session:
         inputs = list_note_inputs(
             session=session, paper_ids=paper_ids, seed_ids=seed_ids, known=run.known
         )
-    pending = []
+    merged = []
     for note in inputs:
-        path = vault.note_path(note.paper["citekey"])
+        path = vault.note_path(note.paper.citekey)
         rendered = render_note(note)
-        owned = run.owned(path)
-        job = writers.submit(
-            vault.sync_note, run.vault_dir / path, rendered.front_matter, rendered.body, owned=owned
+        result = vault.merge_note(
+            run.vault_dir / path, rendered.front_matter, rendered.body, owned=run.owned(path)
         )
-        pending.append((path, note.paper["id"], job))
+        merged.append((path, note.paper.id, result))
+    del inputs
+    written = writers.map(lambda item: vault.write_result(run.vault_dir / item[0], item[2]), merged)
     records = []
-    for path, paper_id, job in pending:
-        result = job.result()
+    for (path, paper_id, _), result in zip(merged, written, strict=True):
         run.report.notes_written += result.status == "written"
         records.append(run.record(path, VaultFileKind.NOTE.value, paper_id, result))
     with session_scope(run.url) as session:
@@ -223,37 +229,34 @@ def _write_overview(run: _Run, seed_ids: set[int]) -> None:
         run.rows.update(list_vault_files(session=session, kinds=OTHER_KINDS))
         entries = list_index_entries(session=session)
         seeds = list_note_inputs(session=session, paper_ids=sorted(seed_ids), seed_ids=seed_ids)
-    seed_entries = [e for e in entries if e.paper_id in seed_ids]
-    jobs: list[tuple[str, str, int | None, Callable[[str, bool], vault.FileResult]]] = []
-    index = render_index(papers=entries, seeds=seed_entries)
-    jobs.append((vault.INDEX_PATH, VaultFileKind.INDEX.value, None, _note_job(run, index)))
-    for seed in seeds:
-        key, pid = seed.paper["citekey"], seed.paper["id"]
-        jobs.append(
-            (vault.map_path(key), VaultFileKind.MAP.value, pid, _note_job(run, render_map(seed)))
+
+    def note(path: str, rendered: RenderedNote) -> vault.FileResult:
+        return vault.merge_note(
+            run.vault_dir / path, rendered.front_matter, rendered.body, owned=run.owned(path)
         )
-        data = render_canvas(seed).encode("utf-8")
-        jobs.append((vault.canvas_path(key), VaultFileKind.CANVAS.value, pid, _file_job(run, data)))
+
+    index = render_index(papers=entries, seeds=[e for e in entries if e.paper_id in seed_ids])
+    planned: list[tuple[str, str, int | None, vault.FileResult]] = [
+        (vault.INDEX_PATH, VaultFileKind.INDEX.value, None, note(vault.INDEX_PATH, index))
+    ]
+    for seed in seeds:
+        key, seed_id = seed.paper.citekey, seed.paper.id
+        map_path, canvas_path = vault.map_path(key), vault.canvas_path(key)
+        planned.append(
+            (map_path, VaultFileKind.MAP.value, seed_id, note(map_path, render_map(seed)))
+        )
+        previous = run.rows.get(canvas_path)
+        canvas = vault.merge_file(
+            run.vault_dir / canvas_path,
+            render_canvas(seed).encode("utf-8"),
+            owned=run.owned(canvas_path),
+            last_hash=previous.content_hash if previous else None,
+        )
+        planned.append((canvas_path, VaultFileKind.CANVAS.value, seed_id, canvas))
     records = []
-    for path, kind, pid, job in jobs:
-        result = job(path, run.owned(path))
+    for path, kind, paper_id, merged in planned:
+        result = vault.write_result(run.vault_dir / path, merged)
         run.report.other_files_written += result.status == "written"
-        records.append(run.record(path, kind, pid, result))
+        records.append(run.record(path, kind, paper_id, result))
     with session_scope(run.url) as session:
         upsert_vault_files(session=session, rows=records)
-
-
-def _note_job(run: _Run, note: RenderedNote) -> Callable[[str, bool], vault.FileResult]:
-    def job(path: str, owned: bool) -> vault.FileResult:
-        return vault.sync_note(run.vault_dir / path, note.front_matter, note.body, owned=owned)
-
-    return job
-
-
-def _file_job(run: _Run, data: bytes) -> Callable[[str, bool], vault.FileResult]:
-    def job(path: str, owned: bool) -> vault.FileResult:
-        previous = run.rows.get(path)
-        last = previous.content_hash if previous else None
-        return vault.sync_file(run.vault_dir / path, data, owned=owned, last_hash=last)
-
-    return job

@@ -32,7 +32,7 @@ _CLOSING_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 _MARKER_LINE = re.compile(rf"^[ \t]*{re.escape(MARKER)}[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 _PLAIN_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
 
-Status = Literal["written", "unchanged", "failed"]
+Status = Literal["changed", "written", "unchanged", "failed"]
 
 
 def note_path(citekey: str) -> str:
@@ -60,6 +60,7 @@ class FileResult:
     status: Status
     content_hash: str | None = None
     error: str | None = None
+    data: bytes | None = None  # what to write, while `changed`
 
 
 def content_hash(data: bytes) -> str:
@@ -90,13 +91,16 @@ def atomic_write(path: Path, data: bytes) -> None:
 
     On any error the temp file is removed, so a full or read-only disk leaves `path` as it was.
     """
-    temp = path.parent / f".refnet-{secrets.token_hex(6)}.tmp"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    temp = os.path.join(path.parent, f".refnet-{secrets.token_hex(6)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -159,12 +163,18 @@ def _only_owned(front: str, owned: set[str]) -> bool:
 
     The common case, decided without parsing YAML; anything unusual takes the careful path.
     """
+    seen_key = False
     for line in front.splitlines():
-        if line[:1] in ("", " ", "\t", "-", "#"):
-            continue  # a value's continuation, a list item, a comment or a blank line
+        if line[:1] in ("", "#"):
+            continue  # a blank line or a comment
+        if line[:1] in (" ", "\t", "-"):
+            if not seen_key:
+                return False  # not a mapping of properties: let YAML say what it is
+            continue  # a value's continuation or a list item
         match = _PLAIN_KEY.match(line)
         if match is None or match.group(1) not in owned:
             return False
+        seen_key = True
     return True
 
 
@@ -207,8 +217,8 @@ def _read(path: Path) -> bytes | None:
         return None
 
 
-def sync_note(path: Path, front_matter: dict[str, Any], body: str, *, owned: bool) -> FileResult:
-    """Bring a note up to date, writing only when its bytes change. Never raises OSError."""
+def merge_note(path: Path, front_matter: dict[str, Any], body: str, *, owned: bool) -> FileResult:
+    """The note's new bytes (status `changed`), or `unchanged`, or `failed` with a reason."""
     try:
         existing = _read(path)
         if existing is not None and not owned:
@@ -218,13 +228,13 @@ def sync_note(path: Path, front_matter: dict[str, Any], body: str, *, owned: boo
         except UnicodeDecodeError as exc:
             raise NoteConflict("the file is not UTF-8 text") from exc
         data = compose_note(front_matter, body, text).encode("utf-8", "replace")
-        return _replace(path, data, existing)
+        return _compare(data, existing)
     except (OSError, NoteConflict) as exc:
         return FileResult("failed", error=describe(exc))
 
 
-def sync_file(path: Path, data: bytes, *, owned: bool, last_hash: str | None) -> FileResult:
-    """Bring a whole-file artifact (a canvas) up to date.
+def merge_file(path: Path, data: bytes, *, owned: bool, last_hash: str | None) -> FileResult:
+    """The same for a whole-file artifact (a canvas).
 
     If the user changed it since RefNet wrote it (say, moved the cards), their version stays:
     delete the file to get RefNet's layout back.
@@ -235,18 +245,32 @@ def sync_file(path: Path, data: bytes, *, owned: bool, last_hash: str | None) ->
             raise NoteConflict("a file RefNet did not write is at this path; it is left alone")
         if existing is not None and last_hash and content_hash(existing) != last_hash:
             return FileResult("unchanged", content_hash=last_hash)
-        return _replace(path, data, existing)
+        return _compare(data, existing)
     except (OSError, NoteConflict) as exc:
         return FileResult("failed", error=describe(exc))
 
 
-def _replace(path: Path, data: bytes, existing: bytes | None) -> FileResult:
+def _compare(data: bytes, existing: bytes | None) -> FileResult:
     digest = content_hash(data)
     if existing == data:
         return FileResult("unchanged", content_hash=digest)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, data)
-    return FileResult("written", content_hash=digest)
+    return FileResult("changed", content_hash=digest, data=data)
+
+
+def write_result(path: Path, result: FileResult) -> FileResult:
+    """Write a `changed` result atomically (`written`, or `failed`); pass others through.
+
+    Only system calls: safe and worthwhile to run in threads while nothing else wants the GIL.
+    """
+    if result.status != "changed" or result.data is None:
+        return result
+    try:
+        if not os.path.isdir(path.parent):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, result.data)
+    except OSError as exc:
+        return FileResult("failed", error=describe(exc))
+    return FileResult("written", content_hash=result.content_hash)
 
 
 def note_stems(vault_dir: Path) -> set[str]:

@@ -12,7 +12,7 @@ Cleaning, in order:
   on one line ("self-attention") or either part already holds a hyphen ("state-of-" /
   "the-art"): then the hyphen stays. Before an upper-case letter or digit the hyphen stays too.
 
-Sections start at short lines naming a known heading ("Abstract", "1 Introduction",
+Sections start at short capitalized lines naming a known heading ("Abstract", "1 Introduction",
 "I. INTRODUCTION", "5 Conclusions and Future Work", "References", ...), with optional arabic or
 roman numbering; text before the first one is "front". Section names are canonical
 ("bibliography" is "references"). Unknown headings stay inside the current section.

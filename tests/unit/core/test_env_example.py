@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from refnet.core.config import SECRET_FIELDS, Settings
 
 EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
@@ -19,9 +21,9 @@ def setting_names() -> set[str]:
     names = set()
     for name, field in Settings.model_fields.items():
         alias = field.validation_alias
-        if name == "crawl":
-            nested = field.annotation.model_fields  # type: ignore[union-attr]
-            names |= {f"CRAWL__{n.upper()}" for n in nested}
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= {f"{name.upper()}__{n.upper()}" for n in annotation.model_fields}
         else:
             names.add(str(alias) if isinstance(alias, str) else name.upper())
     return names | {f"{n.upper()}_FILE" for n in SECRET_FIELDS}

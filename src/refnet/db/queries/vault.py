@@ -43,8 +43,7 @@ class LinkedPaper(NamedTuple):
     url: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class SummaryRow:
+class SummaryRow(NamedTuple):
     provider: str
     input_kind: str | None
     tldr: str | None
@@ -54,11 +53,30 @@ class SummaryRow:
     updated_at: datetime
 
 
+class PaperRow(NamedTuple):
+    id: int
+    s2_id: str
+    citekey: str
+    title: str | None
+    abstract: str | None
+    tldr: str | None
+    year: int | None
+    venue: str | None
+    journal: str | None
+    doi: str | None
+    arxiv_id: str | None
+    url: str | None
+    citation_count: int | None
+    reference_count: int | None
+    fields_of_study: list[str]
+    updated_at: datetime
+
+
 @dataclass(slots=True)
 class NoteInputs:
     """Everything one paper's note is rendered from; neighbours newest first, then by title."""
 
-    paper: dict[str, Any]  # the PAPER_COLUMNS of its row
+    paper: PaperRow
     is_seed: bool = False
     authors: list[str] = field(default_factory=list)
     summary: SummaryRow | None = None
@@ -83,35 +101,6 @@ class VaultFileRow(NamedTuple):
     error: str | None
     written_at: datetime | None
     updated_at: datetime
-
-
-SUMMARY_COLUMNS = (
-    "provider",
-    "input_kind",
-    "tldr",
-    "summary",
-    "key_points",
-    "keywords",
-    "updated_at",
-)
-PAPER_COLUMNS = (
-    "id",
-    "s2_id",
-    "citekey",
-    "title",
-    "abstract",
-    "tldr",
-    "year",
-    "venue",
-    "journal",
-    "doi",
-    "arxiv_id",
-    "url",
-    "citation_count",
-    "reference_count",
-    "fields_of_study",
-    "updated_at",
-)
 
 
 def _in_vault() -> Any:
@@ -143,7 +132,7 @@ def list_citekey_candidates(
             .where(PaperAuthor.paper_id.in_(part))
             .order_by(PaperAuthor.paper_id, PaperAuthor.position.desc())
         )
-        first.update(authors.tuples().all())  # the lowest position wins
+        first.update(authors.all())  # the lowest position wins
         rows = session.execute(
             select(Paper.id, Paper.title, Paper.year).where(Paper.id.in_(part)).order_by(Paper.id)
         )
@@ -177,7 +166,7 @@ def list_seed_ids(*, session: Session) -> set[int]:
 def list_vault_files(*, session: Session, kinds: Sequence[str]) -> dict[str, VaultFileRow]:
     columns = [VAULT_FILES.c[name] for name in VaultFileRow._fields]
     rows = session.connection().execute(select(*columns).where(VAULT_FILES.c.kind.in_(kinds)))
-    return {row[0]: VaultFileRow._make(row) for row in rows.tuples()}
+    return {row[0]: VaultFileRow._make(row) for row in rows}
 
 
 def upsert_vault_files(*, session: Session, rows: Iterable[VaultFileRow]) -> None:
@@ -192,6 +181,33 @@ def upsert_vault_files(*, session: Session, rows: Iterable[VaultFileRow]) -> Non
             ),
             part,
         )
+
+
+def set_notes_seen(*, session: Session, seen_until: datetime) -> None:
+    """Record that every written note reflects its inputs up to `seen_until`.
+
+    Called after a run checked every note: one not rendered had no newer input. Keeping the
+    marks together keeps the next run's scan to what changed since this one.
+    """
+    session.execute(
+        update(VaultFile)
+        .where(
+            VaultFile.kind == VaultFileKind.NOTE.value,
+            VaultFile.status == "written",
+            VaultFile.updated_at < seen_until,
+        )
+        .values(updated_at=seen_until)
+    )
+
+
+def vault_file_counts(*, session: Session) -> dict[str, int]:
+    """How many files of each kind RefNet has written and not failed since."""
+    rows = session.execute(
+        select(VaultFile.kind, func.count())
+        .where(VaultFile.status == "written")
+        .group_by(VaultFile.kind)
+    )
+    return {kind: count for kind, count in rows.all()}
 
 
 def delete_vault_files(*, session: Session, paths: Iterable[str]) -> None:
@@ -264,13 +280,13 @@ def _add_neighbours(
     connection = session.connection()
     outgoing = select(Citation.citing_id, Citation.cited_id).where(Citation.citing_id.in_(part))
     incoming = select(Citation.cited_id, Citation.citing_id).where(Citation.cited_id.in_(part))
-    edges = [list(connection.execute(q).tuples().all()) for q in (outgoing, incoming)]
+    edges = [list(connection.execute(q).all()) for q in (outgoing, incoming)]
     wanted = {far for pairs in edges for _, far in pairs}
     if len(known) + len(wanted) > KNOWN_LIMIT:
         known.clear()  # keeps memory bounded on huge networks; costs re-reading rows
     for ids_part in chunks(sorted(wanted - known.keys()), IN_CHUNK):
         rows = connection.execute(select(*_linked_columns(Paper)).where(Paper.id.in_(ids_part)))
-        known.update((row[0], LinkedPaper._make(row)) for row in rows.tuples().all())
+        known.update((row[0], LinkedPaper._make(row)) for row in rows.all())
     order = {pid: _newest_first(known[pid]) for pid in wanted}
     for pairs, attribute in zip(edges, ("references", "cited_by"), strict=True):
         pairs.sort(key=lambda pair: order[pair[1]])
@@ -295,11 +311,11 @@ def list_note_inputs(
     """
     known = {} if known is None else known
     notes: dict[int, NoteInputs] = {}
-    columns = [PAPERS.c[name] for name in PAPER_COLUMNS]
+    columns = [PAPERS.c[name] for name in PaperRow._fields]
     connection = session.connection()
     for part in chunks(sorted(paper_ids), IN_CHUNK):
         for row in connection.execute(select(*columns).where(PAPERS.c.id.in_(part))).all():
-            notes[row.id] = NoteInputs(paper=dict(row._mapping), is_seed=row.id in seed_ids)
+            notes[row.id] = NoteInputs(PaperRow._make(row), is_seed=row.id in seed_ids)
         authors = connection.execute(
             select(PaperAuthor.paper_id, Author.name)
             .join(Author, Author.id == PaperAuthor.author_id)
@@ -309,12 +325,12 @@ def list_note_inputs(
         for paper_id, name in authors:
             notes[paper_id].authors.append(name)
         summaries = connection.execute(
-            select(Summary.paper_id, *[getattr(Summary, name) for name in SUMMARY_COLUMNS])
+            select(Summary.paper_id, *[getattr(Summary, name) for name in SummaryRow._fields])
             .where(Summary.paper_id.in_(part), Summary.status == SummaryStatus.DONE.value)
             .order_by(Summary.paper_id, Summary.updated_at, Summary.id)
         )
         for paper_id, *values in summaries:  # the latest done summary wins
-            notes[paper_id].summary = SummaryRow(*values)
+            notes[paper_id].summary = SummaryRow._make(values)
         _add_neighbours(session, notes, part, known)
     return [notes[pid] for pid in sorted(notes)]
 

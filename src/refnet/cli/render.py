@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -10,6 +13,11 @@ from refnet.crawler.params import CrawlOutcome
 from refnet.db.models import Paper
 from refnet.db.queries.crawl import list_jobs
 from refnet.db.queries.papers import most_cited_in_network, paper_counts
+from refnet.db.queries.summaries import summary_counts
+from refnet.db.queries.vault import vault_file_counts
+
+if TYPE_CHECKING:
+    from refnet.generator.service import GenerateReport
 
 SHOWN_NEIGHBOURS = 15
 
@@ -87,3 +95,38 @@ def render_stats(console: Console, session: Session) -> None:
             ", ".join(job.seeds),
         )
     console.print(jobs)
+
+
+def render_vault_report(console: Console, report: GenerateReport, *, vault_dir: Path) -> None:
+    console.print(
+        f"Vault {vault_dir}: {report.notes_written} notes written, "
+        f"{report.notes_unchanged} unchanged, {len(report.notes_failed)} failed, "
+        f"{report.other_files_written} index/map/canvas files written "
+        f"in {report.seconds:.1f} s.",
+        highlight=False,
+    )
+    for path, reason in report.notes_failed:
+        console.print(f"  failed: {path}: {reason}", highlight=False)
+
+
+def render_pipeline_totals(
+    console: Console, session: Session, *, vault_dir: Path, seconds: float
+) -> None:
+    counts = paper_counts(session=session)
+    collected = counts.get("collected", 0) + counts.get("expanded", 0)
+    summaries = summary_counts(session=session)
+    notes = vault_file_counts(session=session)
+    table = Table(title="What the pipeline made", show_header=False)
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("papers collected", str(collected))
+    table.add_row("citation links stored", str(counts["edges"]))
+    table.add_row("summaries done", str(summaries.get("done", 0)))
+    for status in ("failed", "deferred", "pending"):
+        if summaries.get(status):
+            table.add_row(f"summaries {status}", str(summaries[status]))
+    table.add_row("notes in the vault", str(notes.get("note", 0)))
+    table.add_row("seed maps and canvases", str(notes.get("map", 0) + notes.get("canvas", 0)))
+    table.add_row("time taken", f"{seconds:.1f} s")
+    console.print(table)
+    console.print(f"Vault: {vault_dir.resolve()}", highlight=False)

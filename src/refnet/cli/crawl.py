@@ -1,21 +1,26 @@
-"""`refnet …`: the command line. Every service process is also a command of it."""
+"""Crawling commands: crawl, papers, stats, watch, recrawl, db."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import NoReturn
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from refnet.cli_render import render_outcome, render_paper, render_stats
-from refnet.core.config import Settings, get_settings
-from refnet.core.errors import InvalidInput, RefNetError
+from refnet.cli.common import (
+    EXIT_PAUSED,
+    app,
+    console,
+    db_app,
+    errors_as_messages,
+    fail,
+    load_settings,
+    papers_app,
+    ready_database,
+    watch_app,
+)
+from refnet.cli.render import render_outcome, render_paper, render_stats
 from refnet.core.ids import parse_paper_id
-from refnet.core.logging import configure_logging
 from refnet.crawler.params import CrawlOutcome, CrawlParams, CrawlProgress
 from refnet.crawler.service import run_crawl, start_crawl
 from refnet.crawler.watch import recrawl_watched, watch_seeds
@@ -25,56 +30,6 @@ from refnet.db.queries.papers import lookup_paper
 from refnet.db.session import session_scope
 from refnet.sources.base import PaperSource
 from refnet.sources.factory import SOURCE_FORMS, open_source
-
-app = typer.Typer(
-    help="RefNet: map the citation network around research papers.", no_args_is_help=True
-)
-db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
-papers_app = typer.Typer(help="Stored papers.", no_args_is_help=True)
-watch_app = typer.Typer(help="Seeds re-crawled for new citations.", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(papers_app, name="papers")
-app.add_typer(watch_app, name="watch")
-
-console = Console()
-errors = Console(stderr=True)
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_PAUSED = 75  # EX_TEMPFAIL: try again later
-
-
-def _fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _errors_as_messages() -> Iterator[None]:
-    try:
-        yield
-    except InvalidInput as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except RefNetError as exc:
-        _fail(str(exc))
-
-
-def _settings(verbose: bool = False) -> Settings:
-    try:
-        settings = get_settings()
-    except Exception as exc:  # pydantic's ValidationError names the bad variable
-        _fail(f"invalid configuration: {exc}", EXIT_USAGE)
-    configure_logging(level="INFO" if verbose else "WARNING", fmt=settings.log_format)
-    return settings
-
-
-def _ready_database(settings: Settings) -> str:
-    """The database URL, migrated when embedded, else checked to be current."""
-    url = settings.effective_database_url
-    if settings.is_embedded:
-        migrate.upgrade(url)
-    else:
-        migrate.ensure_schema_current(url)
-    return url
 
 
 @app.command()
@@ -89,11 +44,16 @@ def crawl(
     citations_per_paper: int | None = typer.Option(None, help="Citations listed per paper."),
     references_per_paper: int | None = typer.Option(None, help="References followed per paper."),
     source: str | None = typer.Option(None, help=f"Where papers come from: {SOURCE_FORMS}."),
+    pipeline: bool = typer.Option(
+        True,
+        help="Then summarize the new papers and update the vault (queued to workers "
+        "when a broker is configured, else run here).",
+    ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log progress events."),
 ) -> None:
     """Collect the citation network around SEEDS into the database."""
-    settings = _settings(verbose)
-    with _errors_as_messages():
+    settings = load_settings(verbose)
+    with errors_as_messages():
         for seed in seeds:
             parse_paper_id(seed)
         defaults = settings.crawl
@@ -112,14 +72,27 @@ def crawl(
             ),
         )
         paper_source = open_source(source, settings)
-        url = _ready_database(settings)
+        url = ready_database(settings)
         job_id, resumed = start_crawl(
             database_url=url, seeds=seeds, params=params, source_name=paper_source.name
         )
         if resumed:
             console.print(f"Resuming crawl job {job_id} where it stopped.")
         outcome = _run_with_progress(job_id, url, paper_source, params.max_papers)
+        if pipeline and outcome.status == JobStatus.COMPLETED:
+            _hand_off(job_id, queued=settings.broker_url is not None)
     _exit_for(outcome)
+
+
+def _hand_off(job_id: int, *, queued: bool) -> None:
+    from refnet.worker.celery_app import app as _celery_app  # noqa: F401  (hand-off goes here)
+    from refnet.core.tasks import SUMMARIZE_JOB, enqueue
+
+    if queued:
+        console.print("Summaries and vault update queued for the workers.")
+    else:
+        console.print("Summarizing the new papers and updating the vault…")
+    enqueue(SUMMARIZE_JOB, job_id=job_id)
 
 
 def _run_with_progress(
@@ -149,15 +122,15 @@ def _run_with_progress(
 
 def _exit_for(outcome: CrawlOutcome) -> None:
     if outcome.status == JobStatus.PAUSED:
-        _fail(outcome.error or "the crawl was paused", EXIT_PAUSED)
+        fail(outcome.error or "the crawl was paused", EXIT_PAUSED)
     if outcome.status != JobStatus.COMPLETED:
-        _fail(outcome.error or f"the crawl ended {outcome.status}")
+        fail(outcome.error or f"the crawl ended {outcome.status}")
 
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database schema to this version of RefNet."""
-    settings = _settings()
+    settings = load_settings()
     url = settings.effective_database_url
     before = migrate.current_revision(url)
     migrate.upgrade(url)
@@ -171,7 +144,7 @@ def db_upgrade() -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the schema revision of the database and the one this version needs."""
-    url = _settings().effective_database_url
+    url = load_settings().effective_database_url
     console.print(f"database: {migrate.current_revision(url) or 'empty'}")
     console.print(f"code:     {migrate.head_revision()}")
 
@@ -179,23 +152,23 @@ def db_current() -> None:
 @papers_app.command("show")
 def papers_show(paper_id: str = typer.Argument(..., help="Any id form `crawl` accepts.")) -> None:
     """Show one stored paper with its authors, references and citations."""
-    settings = _settings()
-    with _errors_as_messages():
+    settings = load_settings()
+    with errors_as_messages():
         ref = parse_paper_id(paper_id)
-        url = _ready_database(settings)
+        url = ready_database(settings)
         with session_scope(url) as session:
             paper = lookup_paper(session=session, api_id=ref.api_id, title=ref.title)
             if paper is None:
-                _fail(f"no stored paper matches {paper_id!r}; crawl it first")
+                fail(f"no stored paper matches {paper_id!r}; crawl it first")
             render_paper(console, paper)
 
 
 @app.command()
 def stats() -> None:
     """Summarize what the database holds."""
-    settings = _settings()
-    with _errors_as_messages():
-        url = _ready_database(settings)
+    settings = load_settings()
+    with errors_as_messages():
+        url = ready_database(settings)
         with session_scope(url) as session:
             render_stats(console, session)
 
@@ -203,9 +176,9 @@ def stats() -> None:
 @watch_app.command("add")
 def watch_add(seeds: list[str] = typer.Argument(..., help="Stored papers to watch.")) -> None:
     """Watch stored papers: `refnet recrawl` collects their new citations."""
-    settings = _settings()
-    with _errors_as_messages():
-        url = _ready_database(settings)
+    settings = load_settings()
+    with errors_as_messages():
+        url = ready_database(settings)
         added = watch_seeds(database_url=url, seeds=seeds)
         console.print(f"Watching {added} seed(s).")
 
@@ -216,9 +189,9 @@ def recrawl(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Collect citations published since the last crawl of every watched seed."""
-    settings = _settings(verbose)
-    with _errors_as_messages():
-        url = _ready_database(settings)
+    settings = load_settings(verbose)
+    with errors_as_messages():
+        url = ready_database(settings)
         paper_source = open_source(source, settings)
         try:
             outcomes = recrawl_watched(
@@ -230,25 +203,3 @@ def recrawl(
         render_outcome(console, outcome, seconds=None)
     for outcome in outcomes:
         _exit_for(outcome)
-
-
-@app.command()
-def demo() -> None:
-    """Crawl the bundled offline sample into the embedded database and show what it holds."""
-    settings = _settings()
-    with _errors_as_messages():
-        url = _ready_database(settings)
-        sample = open_source("sample", settings)
-        params = CrawlParams(max_depth=3, max_papers=settings.crawl.max_papers)
-        job_id, _ = start_crawl(
-            database_url=url, seeds=DEMO_SEEDS, params=params, source_name=sample.name
-        )
-        console.print(f"Crawling the bundled sample from {len(DEMO_SEEDS)} seed papers…")
-        outcome = _run_with_progress(job_id, url, sample, params.max_papers)
-        _exit_for(outcome)
-        with session_scope(url) as session:
-            render_stats(console, session)
-        console.print(f"Database: {url}")
-
-
-DEMO_SEEDS = ["ARXIV:2005.11401", "https://arxiv.org/abs/1706.03762"]

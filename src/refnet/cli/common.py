@@ -1,0 +1,65 @@
+"""What every command shares: the app, consoles, settings, database readiness, errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from refnet.core.config import Settings, get_settings
+from refnet.core.errors import InvalidInput, RefNetError
+from refnet.core.logging import configure_logging
+from refnet.db import migrate
+
+app = typer.Typer(
+    help="RefNet: map the citation network around research papers.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+papers_app = typer.Typer(help="Stored papers.", no_args_is_help=True)
+watch_app = typer.Typer(help="Seeds re-crawled for new citations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(papers_app, name="papers")
+app.add_typer(watch_app, name="watch")
+
+console = Console()
+errors = Console(stderr=True)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_PAUSED = 75  # EX_TEMPFAIL: try again later
+
+
+def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def errors_as_messages() -> Iterator[None]:
+    try:
+        yield
+    except InvalidInput as exc:
+        fail(str(exc), EXIT_USAGE)
+    except RefNetError as exc:
+        fail(str(exc))
+
+
+def load_settings(verbose: bool = False) -> Settings:
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic's ValidationError names the bad variable
+        fail(f"invalid configuration: {exc}", EXIT_USAGE)
+    configure_logging(level="INFO" if verbose else "WARNING", fmt=settings.log_format)
+    return settings
+
+
+def ready_database(settings: Settings) -> str:
+    """The database URL, migrated when embedded, else checked to be current."""
+    url = settings.effective_database_url
+    if settings.is_embedded:
+        migrate.upgrade(url)
+    else:
+        migrate.ensure_schema_current(url)
+    return url

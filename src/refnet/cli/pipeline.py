@@ -1,0 +1,179 @@
+"""Pipeline commands: summarize, generate, worker, demo.
+
+Heavy modules (Celery, PDF parsing, LLM SDKs) are imported inside the commands that use them,
+so `refnet --help` and the crawl commands start quickly.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy.orm import Session
+
+from refnet.cli.common import (
+    EXIT_FAILED,
+    app,
+    console,
+    errors_as_messages,
+    fail,
+    load_settings,
+    ready_database,
+)
+from refnet.cli.render import render_pipeline_totals, render_vault_report
+from refnet.core.config import get_settings
+from refnet.core.errors import TransientError
+from refnet.core.ids import parse_paper_id
+from refnet.crawler.params import CrawlParams
+from refnet.crawler.service import start_crawl
+from refnet.db.queries.papers import lookup_paper
+from refnet.db.queries.summaries import papers_needing_summary
+from refnet.db.session import session_scope
+from refnet.sources.factory import open_source
+from refnet.worker.queues import QueueName
+
+DEMO_SEEDS = ["ARXIV:2005.11401", "https://arxiv.org/abs/1706.03762"]
+
+
+@app.command()
+def summarize(
+    paper_ids: list[str] = typer.Argument(None, help="Stored papers, in any id form."),
+    pending: bool = typer.Option(False, "--pending", help="Every paper without a summary."),
+    provider: str | None = typer.Option(None, help="extractive, anthropic or openai."),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+) -> None:
+    """Summarize papers (their open-access PDF, else abstract or TL;DR), then update the vault."""
+    from refnet.core.tasks import request_vault_update
+    from refnet.summarizer.factory import make_summarizer
+
+    settings = load_settings(verbose)
+    if bool(paper_ids) == pending:
+        fail("name papers to summarize, or pass --pending (not both)", 2)
+    with errors_as_messages():
+        url = ready_database(settings)
+        summarizer = make_summarizer(settings, provider=provider)
+        with session_scope(url) as session:
+            if pending:
+                ids = papers_needing_summary(session=session, key=summarizer.key)
+            else:
+                ids = [_stored_paper_id(session, paper_id) for paper_id in paper_ids]
+        outcomes: dict[str, int] = {}
+        with Progress(
+            TextColumn("[bold]summarize"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=not console.is_terminal,
+        ) as bar:
+            task = bar.add_task("summarize", total=len(ids))
+            for paper_id in ids:
+                try:
+                    status = summarizer.summarize(paper_id)
+                except TransientError as exc:
+                    status = "retry later"
+                    console.print(f"paper {paper_id}: {exc}", highlight=False)
+                outcomes[status] = outcomes.get(status, 0) + 1
+                bar.advance(task)
+        if summarizer.fetcher is not None:
+            summarizer.fetcher.close()
+        console.print(
+            "Summaries: " + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "none"),
+            highlight=False,
+        )
+        request_vault_update()
+    if outcomes.get("failed") or outcomes.get("retry later"):
+        raise typer.Exit(EXIT_FAILED)
+
+
+def _stored_paper_id(session: Session, paper_id: str) -> int:
+    ref = parse_paper_id(paper_id)
+    paper = lookup_paper(session=session, api_id=ref.api_id, title=ref.title)
+    if paper is None:
+        fail(f"no stored paper matches {paper_id!r}; crawl it first")
+    return paper.id
+
+
+@app.command()
+def generate(
+    full: bool = typer.Option(False, "--all", help="Re-render every note, not only changed ones."),
+) -> None:
+    """Write the Obsidian vault (VAULT_DIR): notes whose inputs changed, or all with --all."""
+    from refnet.generator.service import generate_vault
+
+    settings = load_settings()
+    with errors_as_messages():
+        url = ready_database(settings)
+        report = generate_vault(database_url=url, vault_dir=settings.vault_dir, full=full)
+    render_vault_report(console, report, vault_dir=settings.vault_dir)
+    if report.notes_failed:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def worker(
+    queue: QueueName = typer.Option(..., "--queue", "-Q", help="The queue this worker serves."),
+    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
+    loglevel: str = typer.Option("INFO", "--loglevel", "-l"),
+) -> None:
+    """Serve one queue (same as `celery -A refnet.worker worker -Q QUEUE`)."""
+    settings = load_settings()
+    if settings.broker_url is None:
+        fail("a worker needs a broker: set REDIS_URL or CELERY_BROKER_URL", 2)
+    from refnet.worker import app as celery_app
+
+    celery_app.worker_main(
+        [
+            "worker",
+            "--queues",
+            queue.value,
+            "--concurrency",
+            str(concurrency),
+            "--loglevel",
+            loglevel,
+            "--hostname",
+            f"{queue.value}@%h",
+        ]
+    )
+
+
+@app.command()
+def demo() -> None:
+    """Crawl the bundled sample, summarize it offline and write the vault to VAULT_DIR."""
+    from refnet.core.tasks import CRAWL_SEEDS, enqueue
+    from refnet.worker.celery_app import make_celery
+
+    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
+        os.environ.pop(name, None)  # the demo always runs embedded, in this process
+    os.environ["SUMMARIZER__PROVIDER"] = "extractive"
+    os.environ["SUMMARIZER__FETCH_PDFS"] = "false"
+    get_settings.cache_clear()
+    settings = load_settings()
+    started = time.monotonic()
+    with errors_as_messages():
+        make_celery(settings)  # eager: every stage runs here, through the same tasks
+        url = ready_database(settings)
+        sample = open_source("sample", settings)
+        params = CrawlParams(max_depth=3, max_papers=settings.crawl.max_papers)
+        job_id, _ = start_crawl(
+            database_url=url, seeds=DEMO_SEEDS, params=params, source_name=sample.name
+        )
+        console.print(
+            f"Crawling the bundled sample from {len(DEMO_SEEDS)} seed papers, summarizing "
+            "abstracts offline and writing the vault…"
+        )
+        enqueue(CRAWL_SEEDS, job_id=job_id)
+        with session_scope(url) as session:
+            render_pipeline_totals(
+                console, session, vault_dir=settings.vault_dir, seconds=time.monotonic() - started
+            )
+    vault = Path(settings.vault_dir).resolve()
+    console.print(
+        f"\nOpen it in Obsidian: “Open folder as vault” → {vault}\n"
+        "then open the graph view (Ctrl/Cmd+G) to browse the citation network, or start from "
+        "“RefNet Index”.",
+        highlight=False,
+    )

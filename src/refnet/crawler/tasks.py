@@ -1,0 +1,40 @@
+"""Crawler tasks: thin wrappers that call the service and hand off to the summarizer."""
+
+from __future__ import annotations
+
+import structlog
+from celery import shared_task
+
+from refnet.core.config import get_settings
+from refnet.core.errors import TransientError
+from refnet.core.tasks import CRAWL_POLICY, CRAWL_SEEDS, SUMMARIZE_JOB, enqueue
+from refnet.crawler.service import run_crawl
+from refnet.db.models import JobStatus
+from refnet.db.queries.crawl import get_job
+from refnet.db.session import session_scope
+from refnet.sources.factory import open_source
+
+log = structlog.get_logger(__name__)
+
+
+@shared_task(name=CRAWL_SEEDS, **CRAWL_POLICY)
+def crawl_seeds(job_id: int) -> str:
+    """Run (or resume) crawl job `job_id`, then queue summaries of what it collected."""
+    settings = get_settings()
+    url = settings.effective_database_url
+    with session_scope(url) as session:
+        job = get_job(session=session, job_id=job_id)
+        source_name = job.source if job else None
+    if source_name is None:
+        log.warning("crawl_job_missing", job_id=job_id)
+        return "missing"
+    source = open_source(source_name, settings)
+    try:
+        outcome = run_crawl(job_id, database_url=url, source=source)
+    finally:
+        source.close()
+    if outcome.status == JobStatus.PAUSED:
+        raise TransientError(outcome.error or "crawl paused")
+    if outcome.status == JobStatus.COMPLETED:
+        enqueue(SUMMARIZE_JOB, job_id=job_id)
+    return outcome.status

@@ -1,0 +1,26 @@
+"""Generator task: bring the vault up to date with the database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from refnet.core.config import get_settings
+from refnet.core.tasks import GENERATE_POLICY, GENERATE_VAULT, vault_update_started
+from refnet.generator.service import generate_vault
+
+
+@shared_task(name=GENERATE_VAULT, **GENERATE_POLICY)
+def generate_vault_task(full: bool = False) -> dict[str, Any]:
+    """Write the notes whose inputs changed (every note with `full`)."""
+    vault_update_started()
+    settings = get_settings()
+    report = generate_vault(
+        database_url=settings.effective_database_url, vault_dir=settings.vault_dir, full=full
+    )
+    return {
+        "notes_written": report.notes_written,
+        "notes_unchanged": report.notes_unchanged,
+        "notes_failed": len(report.notes_failed),
+    }
