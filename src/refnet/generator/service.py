@@ -114,6 +114,8 @@ def generate_vault(*, database_url: str, vault_dir: Path, full: bool = False) ->
     started = time.monotonic()
     vault_dir = Path(vault_dir)
     run = _Run(database_url, vault_dir, utcnow() - LATE_COMMIT_SLACK, GenerateReport(), {})
+    if removed := vault.remove_stale_temp_files(vault_dir):
+        log.info("vault_temp_files_removed", files=removed)
     with session_scope(database_url) as session:
         run.rows = list_vault_files(session=session, kinds=[VaultFileKind.NOTE.value])
         citekeys = _assign_citekeys(session, run)

@@ -14,6 +14,7 @@ import hashlib
 import os
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,8 @@ _LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _OPENING_FENCE = re.compile(r"---[ \t]*(?:\r?\n|$)")
 _CLOSING_FENCE = re.compile(r"^(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
 _MARKER_LINE = re.compile(rf"^[ \t]*{re.escape(MARKER)}[ \t]*(?:\r?\n|\Z)", re.MULTILINE)
+_TEMP_SUFFIX = ".tmp"
+_TEMP_NAME = re.compile(r"\.refnet-[0-9a-f]{12}\.tmp$")
 _PLAIN_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
 
 Status = Literal["changed", "written", "unchanged", "failed"]
@@ -91,7 +94,7 @@ def atomic_write(path: Path, data: bytes) -> None:
 
     On any error the temp file is removed, so a full or read-only disk leaves `path` as it was.
     """
-    temp = os.path.join(path.parent, f".refnet-{secrets.token_hex(6)}.tmp")
+    temp = os.path.join(path.parent, f".refnet-{secrets.token_hex(6)}{_TEMP_SUFFIX}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
     try:
         try:
@@ -271,6 +274,22 @@ def write_result(path: Path, result: FileResult) -> FileResult:
     except OSError as exc:
         return FileResult("failed", error=describe(exc))
     return FileResult("written", content_hash=result.content_hash)
+
+
+def remove_stale_temp_files(vault_dir: Path, *, older_than: float = 3600.0) -> int:
+    """Delete temp files a killed run left behind (only RefNet's own `.refnet-*.tmp` names).
+
+    Younger ones may belong to a run still writing, so they stay.
+    """
+    removed, cutoff = 0, time.time() - older_than
+    for folder in (vault_dir, vault_dir / NOTES_DIR, vault_dir / MAPS_DIR):
+        with contextlib.suppress(OSError), os.scandir(folder) as entries:
+            for entry in entries:
+                if _TEMP_NAME.match(entry.name) and entry.stat().st_mtime < cutoff:
+                    with contextlib.suppress(OSError):
+                        os.unlink(entry.path)
+                        removed += 1
+    return removed
 
 
 def note_stems(vault_dir: Path) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -89,8 +90,13 @@ def test_crawl_by_title_resolves_through_title_match() -> None:
 def test_demo_crawls_the_sample_and_reports_it(tmp_path: Path) -> None:
     code, output = refnet("demo")
     assert code == 0, output
-    assert "69 papers collected" in output
+    assert re.search(r"papers collected\s*│\s*69", output)
+    assert re.search(r"summaries done\s*│\s*69", output)
+    assert re.search(r"notes in the vault\s*│\s*69", output)
+    assert "Open it in Obsidian" in output
     assert (tmp_path / "data" / "refnet.sqlite3").exists()
+    assert len(list((tmp_path / "vault" / "papers").glob("*.md"))) == 69
+    assert (tmp_path / "vault" / "RefNet Index.md").exists()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from refnet.generator.vault import (
     merge_file,
     merge_note,
     note_stems,
+    remove_stale_temp_files,
     split_note,
     write_result,
 )
@@ -179,3 +180,17 @@ def test_note_stems_cover_the_whole_vault_but_not_hidden_folders(tmp_path: Path)
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x")
     assert note_stems(tmp_path) == {"lewis2020", "mine"}
+
+
+def test_only_refnets_own_stale_temp_files_are_swept(tmp_path: Path) -> None:
+    (tmp_path / "papers").mkdir()
+    stale = tmp_path / "papers" / ".refnet-0123456789ab.tmp"
+    fresh = tmp_path / "papers" / ".refnet-ba9876543210.tmp"
+    mine = tmp_path / "papers" / ".refnet-notes.tmp"  # not a name RefNet makes
+    for path in (stale, fresh, mine):
+        path.write_text("x")
+    os.utime(stale, (0, 0))
+    os.utime(mine, (0, 0))
+    assert remove_stale_temp_files(tmp_path) == 1
+    assert not stale.exists() and fresh.exists() and mine.exists()
+    assert remove_stale_temp_files(tmp_path / "missing") == 0

@@ -1,0 +1,192 @@
+"""Summarizing stored papers: the right text, at most one paid call per summary, clear failures."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from refnet.core.errors import TransientError
+from refnet.db.models import SummaryStatus
+from refnet.db.queries.papers import upsert_papers
+from refnet.db.session import get_engine, session_scope
+from refnet.sources.records import PaperRecord
+from refnet.summarizer.pdf import PdfFetcher
+from refnet.summarizer.providers.extractive import ExtractiveProvider
+from refnet.summarizer.providers.openai_compat import OpenAICompatibleProvider
+from refnet.summarizer.service import NOTHING_TO_SUMMARIZE, Summarizer
+from tests.fakes.llm_servers import FakeOpenAI, Fault
+from tests.fakes.pdf_host import FakePdfHost, pdf
+from tests.support.pdfs import make_paper_pdf
+
+ABSTRACT = (
+    "We study how citation networks can be summarized. Our method builds a graph of papers "
+    "and ranks them by centrality. Experiments on three corpora show large gains."
+)
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key="k") as server:
+        yield server
+
+
+@pytest.fixture
+def host() -> Iterator[FakePdfHost]:
+    with FakePdfHost() as server:
+        yield server
+
+
+def add_paper(url: str, *, s2_id: str = "a" * 40, **fields: object) -> int:
+    record = PaperRecord(s2_id=s2_id, title="Summaries of Citation Networks", complete=True)
+    record = PaperRecord(**{**_fields(record), "abstract": ABSTRACT, **fields})
+    with session_scope(url) as session:
+        return upsert_papers(session=session, records=[record])[s2_id]
+
+
+def _fields(record: PaperRecord) -> dict[str, object]:
+    return {name: getattr(record, name) for name in record.__dataclass_fields__}
+
+
+def summarizer(url: str, llm: FakeOpenAI, tmp_path: Path, **options: object) -> Summarizer:
+    provider = OpenAICompatibleProvider(
+        api_key="k", model="local-model", base_url=llm.base_url, timeout=2.0, max_retries=0
+    )
+    fetcher = PdfFetcher(cache_dir=tmp_path / "pdfs", allowlist=["127.0.0.0/8"], timeout=2.0)
+    return Summarizer(database_url=url, provider=provider, fetcher=fetcher, **options)  # type: ignore[arg-type]
+
+
+def summary_row(url: str, paper_id: int) -> dict[str, object]:
+    with get_engine(url).connect() as connection:
+        row = connection.execute(
+            sa.text("SELECT * FROM summaries WHERE paper_id = :p"), {"p": paper_id}
+        ).mappings()
+        return dict(row.one())
+
+
+def test_summary_is_made_from_the_pdf_text(
+    database_url: str, llm: FakeOpenAI, host: FakePdfHost, tmp_path: Path
+) -> None:
+    made = make_paper_pdf(tmp_path / "paper.pdf", pages=3)
+    url = host.route("/paper.pdf", pdf(made.path.read_bytes()))
+    paper_id = add_paper(database_url, open_access_pdf_url=url)
+
+    status = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+
+    row = summary_row(database_url, paper_id)
+    assert status == row["status"] == SummaryStatus.DONE
+    assert row["input_kind"] == "pdf"
+    assert row["tldr"] and row["keywords"] and row["input_tokens"]
+    assert "## Introduction" in llm.last_prompt  # the extracted sections went to the model
+    with get_engine(database_url).connect() as connection:
+        pages = connection.scalar(sa.text("SELECT pages FROM pdf_documents"))
+    assert pages == 3
+
+
+def test_corrupt_pdf_falls_back_to_the_abstract_and_is_reported(
+    database_url: str, llm: FakeOpenAI, host: FakePdfHost, tmp_path: Path
+) -> None:
+    url = host.route("/broken.pdf", pdf(b"%PDF-1.5\n" + b"\x00not really" * 50))
+    paper_id = add_paper(database_url, open_access_pdf_url=url)
+
+    summarizer(database_url, llm, tmp_path).summarize(paper_id)
+
+    assert summary_row(database_url, paper_id)["input_kind"] == "abstract"
+    with get_engine(database_url).connect() as connection:
+        status, error = connection.execute(sa.text("SELECT status, error FROM pdf_documents")).one()
+    assert status == "failed" and error
+
+
+def test_paper_without_any_text_fails_with_a_reason(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    paper_id = add_paper(database_url, abstract=None)
+
+    status = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+
+    assert status == "failed"
+    assert summary_row(database_url, paper_id)["error"] == NOTHING_TO_SUMMARIZE
+    assert llm.request_count == 0
+
+
+def test_a_done_summary_is_never_paid_for_again(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    paper_id = add_paper(database_url)
+    worker = summarizer(database_url, llm, tmp_path)
+    worker.summarize(paper_id)
+    worker.summarize(paper_id)
+    summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    assert llm.request_count == 1
+
+
+def test_answer_stored_before_a_crash_is_parsed_not_bought_again(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paper_id = add_paper(database_url)
+    worker = summarizer(database_url, llm, tmp_path)
+
+    def die(*args: object) -> str:
+        raise SystemExit("worker killed after the answer arrived")
+
+    monkeypatch.setattr(worker, "_finish", die)
+    with pytest.raises(SystemExit):
+        worker.summarize(paper_id)
+    assert summary_row(database_url, paper_id)["status"] == SummaryStatus.ANSWERED
+
+    status = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+
+    assert status == SummaryStatus.DONE
+    assert llm.request_count == 1
+
+
+def test_llm_outage_leaves_the_summary_pending_for_a_retry(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    paper_id = add_paper(database_url)
+    llm.persistent_fault = Fault("503")
+    with pytest.raises(TransientError):
+        summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    row = summary_row(database_url, paper_id)
+    assert row["status"] == SummaryStatus.PENDING and row["error"]
+
+    llm.persistent_fault = None
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == SummaryStatus.DONE
+
+
+@pytest.mark.parametrize(("fault", "reason"), [("truncated", "truncat"), ("refusal", "refus")])
+def test_truncated_or_refused_answers_fail_with_the_reason(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path, fault: str, reason: str
+) -> None:
+    paper_id = add_paper(database_url)
+    llm.script(fault)
+
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == "failed"
+    assert reason in str(summary_row(database_url, paper_id)["error"]).lower()
+
+
+def test_spent_daily_budget_defers_further_llm_work(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    first = add_paper(database_url, s2_id="b" * 40)
+    second = add_paper(database_url, s2_id="c" * 40, doi="10.1/second")
+    worker = summarizer(database_url, llm, tmp_path, daily_token_budget=1)
+
+    assert worker.summarize(first) == SummaryStatus.DONE
+    assert worker.summarize(second) == SummaryStatus.DEFERRED
+
+    assert llm.request_count == 1
+    assert "budget" in str(summary_row(database_url, second)["error"])
+
+
+def test_extractive_summary_needs_no_network(database_url: str, tmp_path: Path) -> None:
+    paper_id = add_paper(database_url)
+    worker = Summarizer(database_url=database_url, provider=ExtractiveProvider())
+
+    assert worker.summarize(paper_id) == SummaryStatus.DONE
+    row = summary_row(database_url, paper_id)
+    assert row["input_kind"] == "abstract"
+    assert row["provider"] == "extractive" and row["input_tokens"] == 0
+    assert str(row["tldr"]).strip() and "\n" not in str(row["tldr"])
