@@ -36,7 +36,9 @@ test: lint typecheck
 		$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python benchmarks/crawl_economy.py
+	$(BIN)/python -m benchmarks.crawl_economy
+	$(BIN)/python -m benchmarks.vault_generation
+	$(BIN)/python -m benchmarks.extractive_summarizer
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
