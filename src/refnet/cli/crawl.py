@@ -26,7 +26,7 @@ from refnet.crawler.service import run_crawl, start_crawl
 from refnet.crawler.watch import recrawl_watched, watch_seeds
 from refnet.db import migrate
 from refnet.db.models import JobStatus
-from refnet.db.queries.papers import lookup_paper
+from refnet.db.queries.lookups import lookup_paper
 from refnet.db.session import session_scope
 from refnet.sources.base import PaperSource
 from refnet.sources.factory import SOURCE_FORMS, open_source

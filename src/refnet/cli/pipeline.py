@@ -29,7 +29,7 @@ from refnet.core.errors import TransientError
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlParams
 from refnet.crawler.service import start_crawl
-from refnet.db.queries.papers import lookup_paper
+from refnet.db.queries.lookups import lookup_paper
 from refnet.db.queries.summaries import papers_needing_summary
 from refnet.db.session import session_scope
 from refnet.sources.factory import open_source

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from refnet.crawler.params import CrawlOutcome
 from refnet.db.models import Paper
 from refnet.db.queries.crawl import list_jobs
-from refnet.db.queries.papers import most_cited_in_network, paper_counts
+from refnet.db.queries.lookups import most_cited_in_network, paper_counts
 from refnet.db.queries.summaries import summary_counts
 from refnet.db.queries.vault import vault_file_counts
 

@@ -14,13 +14,8 @@ from refnet.crawler.params import CrawlParams
 from refnet.crawler.scoring import score_paper
 from refnet.db.models import FrontierState
 from refnet.db.queries import crawl as crawl_q
-from refnet.db.queries.papers import (
-    EdgeRow,
-    mark_expanded,
-    set_crawl_position,
-    upsert_citations,
-    upsert_papers,
-)
+from refnet.db.queries.citations import EdgeRow, upsert_citations
+from refnet.db.queries.papers import mark_expanded, set_crawl_position, upsert_papers
 from refnet.sources.base import BATCH_LIMIT, PaperSource
 from refnet.sources.records import CitationRecord, PaperRecord
 

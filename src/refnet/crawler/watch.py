@@ -14,7 +14,7 @@ from refnet.crawler.service import run_crawl, start_crawl
 from refnet.db.base import utcnow
 from refnet.db.models import JobKind, JobStatus, WatchedSeed
 from refnet.db.queries._dialect import insert_for
-from refnet.db.queries.papers import lookup_paper
+from refnet.db.queries.lookups import lookup_paper
 from refnet.db.session import session_scope
 from refnet.sources.base import PaperSource
 

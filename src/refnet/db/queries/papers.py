@@ -1,4 +1,4 @@
-"""Papers, authors and citation edges: bulk upserts on natural keys, and lookups."""
+"""Papers and authors: bulk upserts on natural keys."""
 
 from __future__ import annotations
 
@@ -14,15 +14,13 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
-    or_,
     select,
-    text,
     update,
 )
 from sqlalchemy.orm import Session
 
 from refnet.db.base import utcnow
-from refnet.db.models import Author, Citation, CrawlState, Paper, PaperAuthor
+from refnet.db.models import Author, CrawlState, Paper, PaperAuthor
 from refnet.db.queries._dialect import chunks, insert_rows, member_of
 from refnet.sources.records import PaperRecord
 
@@ -51,19 +49,6 @@ METADATA_COLUMNS = (
     "open_access_license",
     "bibtex",
 )
-
-
-@dataclass(frozen=True, slots=True)
-class EdgeRow:
-    citing_id: int
-    cited_id: int
-    is_influential: bool | None = None
-    intents: list[str] | None = None
-    contexts: list[str] | None = None
-
-    @property
-    def has_details(self) -> bool:
-        return self.is_influential is not None or bool(self.intents) or bool(self.contexts)
 
 
 @dataclass(slots=True)
@@ -294,66 +279,6 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
     insert_rows(session, PaperAuthor, rows)
 
 
-def upsert_citations(*, session: Session, edges: Iterable[EdgeRow]) -> None:
-    """Store edges once per (citing, cited) pair; details from listings fill in later."""
-    unique: dict[tuple[int, int], EdgeRow] = {}
-    for edge in edges:
-        key = (edge.citing_id, edge.cited_id)
-        if edge.citing_id != edge.cited_id and (key not in unique or edge.has_details):
-            unique[key] = edge
-    now = utcnow()
-    detailed = [_edge_dict(e, now) for e in unique.values() if e.has_details]
-    bare = [_edge_dict(e, now) for e in unique.values() if not e.has_details]
-    _insert_bare_edges(session, bare)
-    insert_rows(
-        session,
-        Citation,
-        detailed,
-        on_conflict=lambda statement: statement.on_conflict_do_update(
-            index_elements=["citing_id", "cited_id"],
-            set_={
-                "is_influential": statement.excluded.is_influential,
-                "intents": statement.excluded.intents,
-                "contexts": statement.excluded.contexts,
-            },
-        ),
-    )
-
-
-def _insert_bare_edges(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Edges without details are most of a crawl's writes: on PostgreSQL one statement over two
-    arrays per chunk, far faster than row-by-row executemany."""
-    if session.get_bind().dialect.name != "postgresql":
-        insert_rows(session, Citation, rows)
-        return
-    statement = text(
-        "INSERT INTO citations (citing_id, cited_id, created_at) "
-        "SELECT citing, cited, :now "
-        "FROM unnest(CAST(:citing AS bigint[]), CAST(:cited AS bigint[]))"
-        " AS edge(citing, cited) ON CONFLICT DO NOTHING"
-    )
-    for part in chunks(rows, 50_000):
-        session.execute(
-            statement,
-            {
-                "citing": [row["citing_id"] for row in part],
-                "cited": [row["cited_id"] for row in part],
-                "now": part[0]["created_at"],
-            },
-        )
-
-
-def _edge_dict(edge: EdgeRow, now: datetime) -> dict[str, Any]:
-    return {
-        "citing_id": edge.citing_id,
-        "cited_id": edge.cited_id,
-        "is_influential": edge.is_influential,
-        "intents": edge.intents,
-        "contexts": edge.contexts,
-        "created_at": now,
-    }
-
-
 def mark_expanded(*, session: Session, paper_id: int) -> None:
     now = utcnow()
     session.execute(
@@ -382,84 +307,3 @@ def set_crawl_position(*, session: Session, positions: dict[int, tuple[int, floa
     )
     rows = [{"row_id": pid, "new_depth": d, "new_priority": p} for pid, (d, p) in positions.items()]
     session.connection().execute(statement, rows)
-
-
-def get_paper(*, session: Session, paper_id: int) -> Paper | None:
-    return session.get(Paper, paper_id)
-
-
-def find_paper(
-    *,
-    session: Session,
-    s2_id: str | None = None,
-    corpus_id: int | None = None,
-    doi: str | None = None,
-    arxiv_id: str | None = None,
-) -> Paper | None:
-    conditions = []
-    if s2_id:
-        conditions.append(Paper.s2_id == s2_id)
-    if corpus_id is not None:
-        conditions.append(Paper.corpus_id == corpus_id)
-    if doi:
-        conditions.append(Paper.doi == doi.lower())
-    if arxiv_id:
-        conditions.append(Paper.arxiv_id == arxiv_id)
-    if not conditions:
-        return None
-    return session.scalars(select(Paper).where(or_(*conditions)).limit(1)).first()
-
-
-def paper_ids_by_s2(*, session: Session, s2_ids: Iterable[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for part in chunks(list(dict.fromkeys(s2_ids)), IN_CHUNK):
-        rows = session.execute(select(Paper.s2_id, Paper.id).where(Paper.s2_id.in_(part)))
-        found.update(rows.all())
-    return found
-
-
-def lookup_paper(*, session: Session, api_id: str | None, title: str | None) -> Paper | None:
-    """A stored paper by any id form `refnet.core.ids` produces, or by exact title."""
-    if title:
-        return session.scalars(
-            select(Paper).where(func.lower(Paper.title) == title.lower()).limit(1)
-        ).first()
-    if not api_id:
-        return None
-    prefix, sep, value = api_id.partition(":")
-    if not sep:
-        return find_paper(session=session, s2_id=api_id)
-    if prefix == "CorpusId":
-        return find_paper(session=session, corpus_id=int(value))
-    if prefix == "DOI":
-        return find_paper(session=session, doi=value)
-    if prefix == "ARXIV":
-        return find_paper(session=session, arxiv_id=value)
-    key = {"MAG": "MAG", "ACL": "ACL", "PMID": "PubMed", "PMCID": "PubMedCentral"}.get(prefix)
-    if key is None:
-        return None
-    external = cast(Any, PAPERS.c.external_ids)
-    return session.scalars(select(Paper).where(external[key].as_string() == value).limit(1)).first()
-
-
-def paper_counts(*, session: Session) -> dict[str, int]:
-    counts = dict(
-        session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state)).all()
-    )
-    counts["edges"] = session.scalar(select(func.count()).select_from(Citation)) or 0
-    counts["authors"] = session.scalar(select(func.count()).select_from(Author)) or 0
-    return counts
-
-
-def most_cited_in_network(*, session: Session, limit: int = 10) -> list[tuple[Paper, int]]:
-    """Collected papers with the most citing papers stored."""
-    in_degree = func.count(Citation.citing_id).label("in_degree")
-    rows = session.execute(
-        select(Paper, in_degree)
-        .join(Citation, Citation.cited_id == Paper.id)
-        .where(Paper.crawl_state != CrawlState.DISCOVERED.value)
-        .group_by(Paper.id)
-        .order_by(in_degree.desc(), Paper.s2_id)
-        .limit(limit)
-    )
-    return [(paper, count) for paper, count in rows]

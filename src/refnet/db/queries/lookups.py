@@ -1,0 +1,82 @@
+"""Finding stored papers, and what the database holds."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from sqlalchemy import Table, func, or_, select
+from sqlalchemy.orm import Session
+
+from refnet.db.models import Author, Citation, CrawlState, Paper
+
+PAPERS = cast(Table, Paper.__table__)
+IN_CHUNK = 500
+
+
+def find_paper(
+    *,
+    session: Session,
+    s2_id: str | None = None,
+    corpus_id: int | None = None,
+    doi: str | None = None,
+    arxiv_id: str | None = None,
+) -> Paper | None:
+    conditions = []
+    if s2_id:
+        conditions.append(Paper.s2_id == s2_id)
+    if corpus_id is not None:
+        conditions.append(Paper.corpus_id == corpus_id)
+    if doi:
+        conditions.append(Paper.doi == doi.lower())
+    if arxiv_id:
+        conditions.append(Paper.arxiv_id == arxiv_id)
+    if not conditions:
+        return None
+    return session.scalars(select(Paper).where(or_(*conditions)).limit(1)).first()
+
+
+def lookup_paper(*, session: Session, api_id: str | None, title: str | None) -> Paper | None:
+    """A stored paper by any id form `refnet.core.ids` produces, or by exact title."""
+    if title:
+        return session.scalars(
+            select(Paper).where(func.lower(Paper.title) == title.lower()).limit(1)
+        ).first()
+    if not api_id:
+        return None
+    prefix, sep, value = api_id.partition(":")
+    if not sep:
+        return find_paper(session=session, s2_id=api_id)
+    if prefix == "CorpusId":
+        return find_paper(session=session, corpus_id=int(value))
+    if prefix == "DOI":
+        return find_paper(session=session, doi=value)
+    if prefix == "ARXIV":
+        return find_paper(session=session, arxiv_id=value)
+    key = {"MAG": "MAG", "ACL": "ACL", "PMID": "PubMed", "PMCID": "PubMedCentral"}.get(prefix)
+    if key is None:
+        return None
+    external = cast(Any, PAPERS.c.external_ids)
+    return session.scalars(select(Paper).where(external[key].as_string() == value).limit(1)).first()
+
+
+def paper_counts(*, session: Session) -> dict[str, int]:
+    counts = dict(
+        session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state)).all()
+    )
+    counts["edges"] = session.scalar(select(func.count()).select_from(Citation)) or 0
+    counts["authors"] = session.scalar(select(func.count()).select_from(Author)) or 0
+    return counts
+
+
+def most_cited_in_network(*, session: Session, limit: int = 10) -> list[tuple[Paper, int]]:
+    """Collected papers with the most citing papers stored."""
+    in_degree = func.count(Citation.citing_id).label("in_degree")
+    rows = session.execute(
+        select(Paper, in_degree)
+        .join(Citation, Citation.cited_id == Paper.id)
+        .where(Paper.crawl_state != CrawlState.DISCOVERED.value)
+        .group_by(Paper.id)
+        .order_by(in_degree.desc(), Paper.s2_id)
+        .limit(limit)
+    )
+    return [(paper, count) for paper, count in rows]
