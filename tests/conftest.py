@@ -50,12 +50,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Each test starts from default settings, in its own working directory."""
     for name in list(os.environ):
-        if name.startswith(("SEMANTIC_SCHOLAR_", "CRAWL__")) or name in (
+        if name.startswith(
+            ("SEMANTIC_SCHOLAR_", "CRAWL__", "SUMMARIZER__", "PDF__", "ANTHROPIC_", "OPENAI_")
+        ) or name in (
             "DATABASE_URL",
             "REDIS_URL",
             "REFNET_DATA_DIR",
             "VAULT_DIR",
             "ENVIRONMENT",
+            "CELERY_BROKER_URL",
+            "LOG_LEVEL",
+            "LOG_FORMAT",
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -143,14 +145,35 @@ def worker(
 @app.command()
 def demo() -> None:
     """Crawl the bundled sample, summarize it offline and write the vault to VAULT_DIR."""
+    with _demo_environment():
+        _run_demo()
+
+
+@contextmanager
+def _demo_environment() -> Iterator[None]:
+    """The demo always runs embedded and offline, whatever the shell's settings say."""
+    demo_values = {"SUMMARIZER__PROVIDER": "extractive", "SUMMARIZER__FETCH_PDFS": "false"}
+    cleared = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
+    saved = {name: os.environ.get(name) for name in (*demo_values, *cleared)}
+    os.environ.update(demo_values)
+    for name in cleared:
+        os.environ.pop(name, None)
+    get_settings.cache_clear()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        get_settings.cache_clear()
+
+
+def _run_demo() -> None:
     from refnet.core.tasks import CRAWL_SEEDS, enqueue
     from refnet.worker.celery_app import make_celery
 
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"):
-        os.environ.pop(name, None)  # the demo always runs embedded, in this process
-    os.environ["SUMMARIZER__PROVIDER"] = "extractive"
-    os.environ["SUMMARIZER__FETCH_PDFS"] = "false"
-    get_settings.cache_clear()
     settings = load_settings()
     started = time.monotonic()
     with errors_as_messages():

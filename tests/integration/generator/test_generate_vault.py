@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
 import pytest
-import structlog
 
 from refnet.db.queries import vault as vault_queries
 from refnet.generator import service
@@ -118,14 +117,6 @@ def build(url: str) -> Network:
     make_seeds(url, [ids["rag"]])
     make_seeds(url, [ids["dpr"]])
     return Network(url, ids, edges)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_logging() -> Iterator[None]:
-    """Another test may leave structlog printing to a capture stream pytest has closed."""
-    structlog.reset_defaults()
-    yield
-    structlog.reset_defaults()
 
 
 @pytest.fixture
