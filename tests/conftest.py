@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+import structlog
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
@@ -65,6 +66,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     get_settings.cache_clear()
+    structlog.reset_defaults()  # a command run by an earlier test may have set a log level
     yield
     get_settings.cache_clear()
     dispose_engines()
