@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import redis
-import structlog
 import sqlalchemy as sa
+import structlog
 from sqlalchemy.engine import make_url
 
 from refnet.core.config import get_settings
