@@ -72,6 +72,16 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     dispose_engines()
 
 
+def empty_database(url: str) -> None:
+    """Create the PostgreSQL database if needed, with nothing in it."""
+    _create_database(url)
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+        connection.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
 def _create_database(url: str) -> None:
     parsed = make_url(url)
     admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
@@ -88,12 +98,7 @@ def _create_database(url: str) -> None:
 def pg_migrated() -> str:
     """A PostgreSQL database rebuilt from the migration chain once per test run."""
     try:
-        _create_database(PG_URL)
-        engine = sa.create_engine(PG_URL)
-        with engine.begin() as connection:
-            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-            connection.execute(sa.text("CREATE SCHEMA public"))
-        engine.dispose()
+        empty_database(PG_URL)
     except sa.exc.OperationalError as exc:
         _unavailable("PostgreSQL", exc)
     migrate.upgrade(PG_URL)

@@ -30,9 +30,10 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, ClassVar, Self, cast
+from http.server import BaseHTTPRequestHandler
+from typing import Any, ClassVar, cast
+
+from .loopback import LoopbackServer, OwnedHTTPServer
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,7 @@ def masked(key: str) -> str:
     return key[:3] + "*" * max(len(key) - 7, 3) + key[-4:]
 
 
-class FakeLLMServer:
+class FakeLLMServer(LoopbackServer):
     """Lifecycle, scripting and recording shared by the two vendors' fakes."""
 
     path: ClassVar[str]
@@ -103,6 +104,7 @@ class FakeLLMServer:
         api_key: str | None = None,
         stall_seconds: float = 2.0,
     ) -> None:
+        super().__init__()
         self.answer_text = answer_text
         self.api_key = api_key
         self.stall_seconds = stall_seconds
@@ -112,48 +114,6 @@ class FakeLLMServer:
         self._script: collections.deque[Fault] = collections.deque()
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        if self._httpd is None:
-            self._stopping.clear()
-            self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, fake=self)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, args=(0.05,), daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes handlers stalled by a "timeout" fault
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._httpd is None:
-            raise RuntimeError(f"{type(self).__name__} is not started")
-        return int(self._httpd.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -199,7 +159,7 @@ class FakeLLMServer:
         if fault is not None and kind not in ("timeout", "truncated", "refusal"):
             return self.fault(fault, key)
         if kind == "timeout":
-            self._stopping.wait(self.stall_seconds)
+            self.stall(self.stall_seconds)
         return self.answer(body, kind)
 
     def answer(self, body: dict[str, Any], kind: str | None) -> Reply:
@@ -401,21 +361,6 @@ class FakeOpenAI(FakeLLMServer):
         return Reply(200, completion, {"x-request-id": f"req_{self.next_id():06d}"})
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        *,
-        fake: FakeLLMServer,
-    ) -> None:
-        self.fake = fake
-        super().__init__(address, handler)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True
@@ -430,7 +375,9 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = cast(_HTTPServer, self.server).fake.handle(self.command, self.path, headers, raw)
+        reply = cast(OwnedHTTPServer, self.server).owner.handle(
+            self.command, self.path, headers, raw
+        )
         payload = json.dumps(reply.body, ensure_ascii=False).encode()
         try:
             self.send_response(reply.status)
@@ -445,3 +392,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
+
+
+FakeLLMServer.handler_class = _Handler

@@ -17,13 +17,13 @@ Content-Length. Sleeps end early when the host stops.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
+
+from .loopback import LoopbackServer, OwnedHTTPServer
 
 CHUNK = 64 * 1024
 
@@ -83,52 +83,21 @@ def huge(size: int, *, send_length: bool = True) -> Route:
     return Route(size=size, send_length=send_length)
 
 
-class FakePdfHost:
+class FakePdfHost(LoopbackServer):
     def __init__(self) -> None:
+        super().__init__()
         self.routes: dict[str, Route] = {}
         self.requests: list[str] = []
         self.bytes_sent = 0
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, host=self)
-        self._thread: threading.Thread | None = None
 
     def route(self, path: str, route: Route) -> str:
         """Serve `route` at `path`; returns the absolute URL."""
         self.routes[path] = route
         return self.url(path)
 
-    @property
-    def port(self) -> int:
-        return int(self._httpd.server_address[1])
-
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
-
-    def start(self) -> FakePdfHost:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, args=(0.05,), name="fake-pdf-host", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> FakePdfHost:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- called from handler threads ------------------------------------------------------
 
@@ -142,30 +111,11 @@ class FakePdfHost:
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:
-            self._stopping.wait(seconds)
+            self.stall(seconds)
 
     def count_sent(self, size: int) -> None:
         with self._lock:
             self.bytes_sent += size
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        *,
-        host: FakePdfHost,
-    ) -> None:
-        self.host = host
-        super().__init__(address, handler)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client hanging up (after a size cap or timeout) is normal here, not an error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -173,7 +123,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "FakePdfHost/1.0"
 
     def do_GET(self) -> None:
-        host = cast(_HTTPServer, self.server).host
+        host = cast(OwnedHTTPServer, self.server).owner
         route = host.lookup(self.path)
         host.pause(route.delay)
         try:
@@ -207,3 +157,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
+
+
+FakePdfHost.handler_class = _Handler

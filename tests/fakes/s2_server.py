@@ -21,11 +21,11 @@ import random
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
+from .loopback import LoopbackServer, OwnedHTTPServer
 from .s2_endpoints import Call, Reply, dispatch, route
 from .s2_graph import SyntheticGraph
 
@@ -96,7 +96,7 @@ class Admission:
     fault: str | None = None
 
 
-class FakeSemanticScholar:
+class FakeSemanticScholar(LoopbackServer):
     """The fake server. `start()` (or `with`) binds an ephemeral port on 127.0.0.1."""
 
     def __init__(
@@ -108,61 +108,24 @@ class FakeSemanticScholar:
         required_api_key: str | None = None,
         down: bool = False,
     ) -> None:
+        super().__init__()
         self.graph = graph
         self.min_interval = min_interval
         self.required_api_key = required_api_key
         self.down = down
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
         self._plan = FaultPlan(faults or Faults())
         self._last_accepted: float | None = None
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.requests: collections.Counter[str] = collections.Counter()
         self.total_requests = 0
         self.faulted_requests = 0
         self.rate_violations = 0
         self.api_keys_seen: set[str | None] = set()
 
-    # -- lifecycle -------------------------------------------------------------------------
-
-    def start(self) -> FakeSemanticScholar:
-        if self._httpd is None:
-            self._stopping.clear()
-            self._httpd = _HTTPServer(("127.0.0.1", 0), _Handler, fake=self)
-            self._thread = threading.Thread(
-                target=self._httpd.serve_forever, args=(0.05,), name="fake-s2", daemon=True
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()  # wakes handlers stalled by a "timeout" fault
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._httpd = self._thread = None
-
-    def __enter__(self) -> FakeSemanticScholar:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def base_url(self) -> str:
         """`http://127.0.0.1:<port>/graph/v1`; only once started."""
-        if self._httpd is None:
-            raise RuntimeError("FakeSemanticScholar is not started")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/graph/v1"
+        return f"http://127.0.0.1:{self.port}/graph/v1"
 
     @property
     def faults(self) -> Faults:
@@ -192,7 +155,7 @@ class FakeSemanticScholar:
         params = dict(parse_qsl(split.query, keep_blank_values=True))
         reply = dispatch(self.graph, found, Call(method, params, body))
         if admission.fault == "timeout":
-            self._stopping.wait(self.faults.timeout_seconds)
+            self.stall(self.faults.timeout_seconds)
         if admission.fault == "malformed":
             text = encode_json(reply.body)
             return Reply(200, text[: max(1, len(text) // 2)], {})
@@ -239,21 +202,6 @@ def encode_json(body: Any) -> bytes:
     return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        *,
-        fake: FakeSemanticScholar,
-    ) -> None:
-        self.fake = fake
-        super().__init__(address, handler)
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes
@@ -274,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        fake = cast(_HTTPServer, self.server).fake
+        fake = cast(OwnedHTTPServer, self.server).owner
         reply = fake.handle(self.command, self.path, self.headers.get("x-api-key"), body)
         payload = reply.body if isinstance(reply.body, bytes) else encode_json(reply.body)
         try:
@@ -290,3 +238,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silence the default stderr access log."""
+
+
+FakeSemanticScholar.handler_class = _Handler

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from refnet.cli import app
 from refnet.core.config import get_settings
 from refnet.db.session import get_engine
-from tests.conftest import PG_URL, _create_database
+from tests.conftest import PG_URL, empty_database
 
 runner = CliRunner()
 RAG = "ARXIV:2005.11401"
@@ -102,12 +102,7 @@ def test_demo_crawls_the_sample_and_reports_it(tmp_path: Path) -> None:
 @pytest.fixture
 def empty_pg(pg_migrated: str, monkeypatch: pytest.MonkeyPatch) -> str:
     url = PG_URL.rsplit("/", 1)[0] + "/refnet_test_cli"
-    _create_database(url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.text("DROP SCHEMA public CASCADE"))
-        connection.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
+    empty_database(url)
     monkeypatch.setenv("DATABASE_URL", url)
     return url
 

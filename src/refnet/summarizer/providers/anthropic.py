@@ -19,7 +19,6 @@ import time
 from typing import Any
 
 import anthropic
-import structlog
 
 from refnet.core.errors import PermanentError, TransientError
 from refnet.summarizer.prompts import build_prompt
@@ -27,11 +26,11 @@ from refnet.summarizer.providers.base import (
     ProviderAnswer,
     SummaryInput,
     error_detail,
+    log_answer,
+    log_failure,
     redact,
     retry_after_seconds,
 )
-
-log = structlog.get_logger(__name__)
 
 MAX_SDK_RETRY_WAIT = 120.0  # seconds; a longer retry-after is the task layer's to wait out
 _TRUNCATED_STOPS = frozenset({"max_tokens", "model_context_window_exceeded"})
@@ -103,13 +102,7 @@ class AnthropicProvider:
             )
         except (anthropic.AnthropicError, RetryAfterTooLong) as exc:
             error = self._error(exc)
-            log.warning(
-                "llm_call_failed",
-                provider=self.name,
-                model=self.model,
-                error_type=type(exc).__name__,
-                error=str(error),
-            )
+            log_failure(self, exc, error)
             raise error from None
         usage = message.usage
         answer = ProviderAnswer(
@@ -120,18 +113,7 @@ class AnthropicProvider:
             output_tokens=usage.output_tokens,
             truncated=message.stop_reason in _TRUNCATED_STOPS,
         )
-        log.info(
-            "llm_answer",
-            provider=self.name,
-            model=self.model,
-            input_kind=item.input_kind,
-            language=item.language,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            stop_reason=message.stop_reason,
-            truncated=answer.truncated,
-            duration_ms=round((time.monotonic() - started) * 1000),
-        )
+        log_answer(self, item, answer, started=started, stop_reason=message.stop_reason)
         if message.stop_reason == "refusal":
             raise PermanentError(_refusal_reason(message))
         return answer

@@ -30,6 +30,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
+import structlog
+
 from refnet.core.errors import PermanentError
 
 SUPPORTED_LANGUAGES = ("en", "ja")
@@ -234,3 +236,39 @@ def _keywords(value: object) -> list[str]:
     if not kept:
         raise PermanentError("the answer has no keywords")
     return kept
+
+
+_log = structlog.get_logger("refnet.summarizer.providers")
+
+
+def log_answer(
+    provider: SummaryProvider,
+    item: SummaryInput,
+    answer: ProviderAnswer,
+    *,
+    started: float,
+    **details: object,
+) -> None:
+    """One `llm_answer` event per paid call: sizes and timing, never the prompt or a key."""
+    _log.info(
+        "llm_answer",
+        provider=provider.name,
+        model=provider.model,
+        input_kind=item.input_kind,
+        language=item.language,
+        input_tokens=answer.input_tokens,
+        output_tokens=answer.output_tokens,
+        truncated=answer.truncated,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        **details,
+    )
+
+
+def log_failure(provider: SummaryProvider, exc: Exception, error: Exception) -> None:
+    _log.warning(
+        "llm_call_failed",
+        provider=provider.name,
+        model=provider.model,
+        error_type=type(exc).__name__,
+        error=str(error),
+    )

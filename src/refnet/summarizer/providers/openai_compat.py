@@ -20,7 +20,6 @@ from __future__ import annotations
 import time
 
 import openai
-import structlog
 from openai.types.chat import ChatCompletion
 
 from refnet.core.errors import PermanentError, TransientError
@@ -29,11 +28,11 @@ from refnet.summarizer.providers.base import (
     ProviderAnswer,
     SummaryInput,
     error_detail,
+    log_answer,
+    log_failure,
     redact,
     retry_after_seconds,
 )
-
-log = structlog.get_logger(__name__)
 
 NO_KEY = "not-needed"
 _RETRYABLE_STATUSES = frozenset({408, 409, 429})
@@ -82,27 +81,10 @@ class OpenAICompatibleProvider:
             )
         except openai.OpenAIError as exc:
             error = self._error(exc)
-            log.warning(
-                "llm_call_failed",
-                provider=self.name,
-                model=self.model,
-                error_type=type(exc).__name__,
-                error=str(error),
-            )
+            log_failure(self, exc, error)
             raise error from None
         answer, finish_reason = _answer(completion)
-        log.info(
-            "llm_answer",
-            provider=self.name,
-            model=self.model,
-            input_kind=item.input_kind,
-            language=item.language,
-            input_tokens=answer.input_tokens,
-            output_tokens=answer.output_tokens,
-            finish_reason=finish_reason,
-            truncated=answer.truncated,
-            duration_ms=round((time.monotonic() - started) * 1000),
-        )
+        log_answer(self, item, answer, started=started, finish_reason=finish_reason)
         _check_refusal(completion)
         return answer
 
