@@ -16,7 +16,7 @@ from itertools import groupby
 from typing import Any
 from urllib.parse import quote
 
-from refnet.db.queries.vault import LinkedPaper, NoteInputs
+from refnet.db.queries.vault import LinkedPaper, NoteInputs, SummaryRow
 from refnet.generator.citekeys import ascii_fold
 from refnet.generator.vault import INDEX_NAME, canvas_path, map_name
 
@@ -192,11 +192,7 @@ def render_note(note: NoteInputs) -> RenderedNote:
     sections = [
         f"# {escape_prose(one_line(paper.title) or UNTITLED)}\n\n{_byline(note)}\n",
         _section("TL;DR", escape_prose(tldr.strip()) if tldr else None, "No TL;DR yet."),
-        _section(
-            "Summary",
-            escape_prose(summary.summary.strip()) if summary and summary.summary else None,
-            "Not summarized yet.",
-        ),
+        _section("Summary", _summary_text(summary), "Not summarized yet."),
         _section("Key points", _bullets(summary.key_points if summary else []), "None yet."),
         _section("Keywords", escape_prose(", ".join(keywords)), "None yet."),
         _section("Abstract", escape_prose(abstract), "No abstract available."),
@@ -204,6 +200,23 @@ def render_note(note: NoteInputs) -> RenderedNote:
         _section("Cited by", "\n".join(map(reference_line, cited_by)), "None stored."),
     ]
     return RenderedNote(front_matter(note), "\n".join(sections))
+
+
+SUMMARY_INPUTS = {
+    "pdf": "the open-access PDF",
+    "abstract": "the abstract (no open-access PDF text was available)",
+    "tldr": "Semantic Scholar's TL;DR (no PDF text or abstract was available)",
+}
+
+
+def _summary_text(summary: SummaryRow | None) -> str | None:
+    """The summary, and what it was made from and by."""
+    text = (summary.summary or "").strip() if summary else ""
+    if summary is None or not text:
+        return None
+    made_from = SUMMARY_INPUTS.get(summary.input_kind or "", "the paper")
+    source = f"*Summarized from {made_from} by {escape_prose(summary.provider)}.*"
+    return f"{escape_prose(text)}\n\n{source}"
 
 
 def _by_year(papers: list[LinkedPaper], level: str) -> str:

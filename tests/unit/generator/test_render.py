@@ -45,8 +45,10 @@ def linked(
     return LinkedPaper(pid, f"{pid:040x}", title, year, citekey, kw.get("doi"), None)
 
 
-def summary(provider: str = "anthropic", updated_at: datetime = STAMP) -> SummaryRow:
-    return SummaryRow(provider, "pdf", "Short.", "Long.", ["One", "Two"], ["rag"], updated_at)
+def summary(
+    provider: str = "anthropic", updated_at: datetime = STAMP, input_kind: str = "pdf"
+) -> SummaryRow:
+    return SummaryRow(provider, input_kind, "Short.", "Long.", ["One", "Two"], ["rag"], updated_at)
 
 
 def note(**kw: Any) -> NoteInputs:
@@ -133,6 +135,15 @@ def test_long_values_are_not_wrapped() -> None:
 )
 def test_summary_source(inputs: NoteInputs, source: str) -> None:
     assert front(text_of(inputs))["summary_source"] == source
+
+
+@pytest.mark.parametrize(
+    ("input_kind", "said"),
+    [("pdf", "from the open-access PDF by openai"), ("abstract", "from the abstract (no open")],
+)
+def test_summary_says_what_it_was_made_from(input_kind: str, said: str) -> None:
+    text = text_of(note(summary=summary("openai", input_kind=input_kind)))
+    assert said in text.split("## Summary", 1)[1].split("## Key points", 1)[0]
 
 
 def test_refnet_updated_is_the_latest_input_change_not_now() -> None:
