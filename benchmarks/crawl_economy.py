@@ -64,7 +64,7 @@ def run_crawl(fake: FakeSemanticScholar, url: str, seed: str, papers: int) -> di
     fake.reset_counters()
     started = time.monotonic()
     child = subprocess.Popen(
-        [str(REFNET), "crawl", seed, "--depth", "2", "--max-papers", str(papers)],
+        [str(REFNET), "crawl", seed, "--depth", "2", "--max-papers", str(papers), "--no-pipeline"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
