@@ -86,7 +86,6 @@ def crawl(
 
 def _hand_off(job_id: int, *, queued: bool) -> None:
     from refnet.core.tasks import SUMMARIZE_JOB, enqueue
-    from refnet.worker.celery_app import app as _celery_app  # noqa: F401  (hand-off goes here)
 
     if queued:
         console.print("Summaries and vault update queued for the workers.")

@@ -171,28 +171,34 @@ def _demo_environment() -> Iterator[None]:
 
 
 def _run_demo() -> None:
-    from refnet.core.tasks import CRAWL_SEEDS, enqueue
+    from refnet.core.tasks import CRAWL_SEEDS, enqueue, use_app
     from refnet.worker.celery_app import make_celery
 
     settings = load_settings()
     started = time.monotonic()
-    with errors_as_messages():
-        make_celery(settings)  # eager: every stage runs here, through the same tasks
-        url = ready_database(settings)
-        sample = open_source("sample", settings)
-        params = CrawlParams(max_depth=3, max_papers=settings.crawl.max_papers)
-        job_id, _ = start_crawl(
-            database_url=url, seeds=DEMO_SEEDS, params=params, source_name=sample.name
-        )
-        console.print(
-            f"Crawling the bundled sample from {len(DEMO_SEEDS)} seed papers, summarizing "
-            "abstracts offline and writing the vault…"
-        )
-        enqueue(CRAWL_SEEDS, job_id=job_id)
-        with session_scope(url) as session:
-            render_pipeline_totals(
-                console, session, vault_dir=settings.vault_dir, seconds=time.monotonic() - started
+    previous_app = use_app(make_celery(settings))  # eager: every stage runs here
+    try:
+        with errors_as_messages():
+            url = ready_database(settings)
+            sample = open_source("sample", settings)
+            params = CrawlParams(max_depth=3, max_papers=settings.crawl.max_papers)
+            job_id, _ = start_crawl(
+                database_url=url, seeds=DEMO_SEEDS, params=params, source_name=sample.name
             )
+            console.print(
+                f"Crawling the bundled sample from {len(DEMO_SEEDS)} seed papers, summarizing "
+                "abstracts offline and writing the vault…"
+            )
+            enqueue(CRAWL_SEEDS, job_id=job_id)
+            with session_scope(url) as session:
+                render_pipeline_totals(
+                    console,
+                    session,
+                    vault_dir=settings.vault_dir,
+                    seconds=time.monotonic() - started,
+                )
+    finally:
+        use_app(previous_app)
     vault = Path(settings.vault_dir).resolve()
     console.print(
         f"\nOpen it in Obsidian: “Open folder as vault” → {vault}\n"

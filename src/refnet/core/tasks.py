@@ -7,11 +7,12 @@ calls run the next stage in this process.
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 import redis
 import structlog
-from celery import current_app
+from celery import Celery
 
 from refnet.core.config import get_settings
 from refnet.core.errors import TransientError
@@ -51,9 +52,32 @@ GENERATE_POLICY: dict[str, Any] = {**_RETRYING, "soft_time_limit": 1500, "time_l
 VAULT_UPDATE_FLAG = "refnet:generator:vault-update-requested"
 
 
+_pipeline_app: Celery | None = None
+
+
+def use_app(app: Celery | None) -> Celery | None:
+    """Make `app` the one every hand-off goes through (the worker module registers its own);
+    returns the one it replaces."""
+    global _pipeline_app
+    previous, _pipeline_app = _pipeline_app, app
+    return previous
+
+
+def pipeline_app() -> Celery:
+    """The registered Celery app; importing the worker module registers the configured one.
+
+    Never Celery's `current_app`, which may be an unconfigured default that silently sends to
+    amqp://localhost.
+    """
+    if _pipeline_app is None:
+        import_module("refnet.worker.celery_app")
+    assert _pipeline_app is not None
+    return _pipeline_app
+
+
 def enqueue(task_name: str, **kwargs: Any) -> None:
     """Start a task by name (in this process when tasks run eagerly)."""
-    current_app.signature(task_name, kwargs=kwargs).apply_async()
+    pipeline_app().signature(task_name, kwargs=kwargs).apply_async()
     log.info("task_enqueued", task=task_name)
 
 
@@ -64,7 +88,7 @@ def request_vault_update() -> None:
     reads what changed, so a change committed after that asks again and is never lost.
     """
     redis_url = get_settings().redis_url
-    if current_app.conf.task_always_eager or not redis_url:
+    if pipeline_app().conf.task_always_eager or not redis_url:
         enqueue(GENERATE_VAULT)
         return
     client = redis.Redis.from_url(redis_url)
@@ -77,7 +101,7 @@ def request_vault_update() -> None:
 
 def vault_update_started() -> None:
     redis_url = get_settings().redis_url
-    if current_app.conf.task_always_eager or not redis_url:
+    if pipeline_app().conf.task_always_eager or not redis_url:
         return
     client = redis.Redis.from_url(redis_url)
     try:

@@ -12,7 +12,7 @@ from kombu import Queue
 
 from refnet.core.config import Settings, get_settings
 from refnet.core.logging import configure_logging
-from refnet.core.tasks import VISIBILITY_TIMEOUT
+from refnet.core.tasks import VISIBILITY_TIMEOUT, use_app
 from refnet.worker.queues import DEFAULT_QUEUE, TASK_ROUTES, QueueName
 
 TASK_MODULES = ["refnet.crawler.tasks", "refnet.summarizer.tasks", "refnet.generator.tasks"]
@@ -44,5 +44,6 @@ def make_celery(settings: Settings) -> Celery:
 configure_logging(level=get_settings().log_level, fmt=get_settings().log_format)
 app = make_celery(get_settings())
 app.loader.import_default_modules()
+use_app(app)
 
 import refnet.worker.signals  # noqa: E402, F401  (connects the signal handlers)
