@@ -2,7 +2,9 @@
 
 A summary is keyed by (paper, provider, model, prompt version, language). The provider's raw
 answer is committed before it is parsed, so a worker that dies afterwards, or a retry, parses
-the stored answer instead of paying again. Paid providers stop for the day when the daily
+the stored answer instead of paying again; an answer that was paid for but is unusable
+(truncated, unparseable, a refusal) is final for its key: a new prompt version or model asks
+again. Paid providers stop for the day when the daily
 token budget is spent; those summaries are deferred, not failed.
 """
 
@@ -25,6 +27,7 @@ from refnet.summarizer.pdf import PdfFetcher
 from refnet.summarizer.prompts import PROMPT_VERSION
 from refnet.summarizer.providers.base import (
     ProviderAnswer,
+    RefusedAnswer,
     SummaryInput,
     SummaryProvider,
     parse_answer,
@@ -43,7 +46,7 @@ class Summarizer:
     max_pages: int = 40
     max_input_chars: int = 60_000
     daily_token_budget: int = 2_000_000
-    stale_claim: timedelta = timedelta(minutes=30)
+    stale_claim: timedelta = summaries_q.STALE_CLAIM
 
     @property
     def key(self) -> SummaryKey:
@@ -84,6 +87,10 @@ class Summarizer:
         except TransientError as exc:
             self._set(paper_id, status=SummaryStatus.PENDING, error=str(exc))
             raise
+        except RefusedAnswer as exc:
+            self._store_answer(paper_id, exc.answer)
+            self._set(paper_id, status=SummaryStatus.FAILED, error=str(exc))
+            return SummaryStatus.FAILED.value
         except PermanentError as exc:
             self._set(paper_id, status=SummaryStatus.FAILED, error=str(exc))
             log.warning("summary_failed", paper_id=paper_id, reason=str(exc))
@@ -96,9 +103,9 @@ class Summarizer:
             if paper is None:
                 return False, None, None
             existing = summaries_q.get_summary(session=session, paper_id=paper_id, key=self.key)
-            if existing is not None and existing.status in (
-                SummaryStatus.DONE,
-                SummaryStatus.ANSWERED,
+            if existing is not None and (
+                existing.status in (SummaryStatus.DONE, SummaryStatus.ANSWERED)
+                or summaries_q.is_paid_failure(existing)
             ):
                 return False, existing.status, PaperText.of(paper)
             claimed = summaries_q.claim_summary(
@@ -111,22 +118,25 @@ class Summarizer:
 
     def _ask(self, paper: PaperText, text: tuple[str, InputKind]) -> ProviderAnswer:
         body, kind = text
-        answer = self.provider.answer(
-            SummaryInput(
-                title=paper.title, text=body, input_kind=kind.value, language=self.language
-            )
+        self._set(paper.id, status=SummaryStatus.RUNNING, input_kind=kind.value)
+        item = SummaryInput(
+            title=paper.title, text=body, input_kind=kind.value, language=self.language
         )
+        answer = self.provider.answer(item)
+        self._store_answer(paper.id, answer)
+        return answer
+
+    def _store_answer(self, paper_id: int, answer: ProviderAnswer) -> None:
+        """Commit what was paid for before anything else can go wrong."""
         self._set(
-            paper.id,
+            paper_id,
             status=SummaryStatus.ANSWERED,
             raw_response=answer.text,
             input_tokens=answer.input_tokens,
             output_tokens=answer.output_tokens,
-            input_kind=kind.value,
             completed_at=utcnow(),
             error=None,
         )
-        return answer
 
     def _stored_answer(self, paper_id: int) -> ProviderAnswer:
         with session_scope(self.database_url) as session:

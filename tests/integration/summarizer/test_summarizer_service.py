@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from refnet.core.errors import TransientError
+from refnet.db.base import utcnow
 from refnet.db.models import SummaryStatus
 from refnet.db.queries.papers import upsert_papers
+from refnet.db.queries.summaries import claim_summary, papers_needing_summary
 from refnet.db.session import get_engine, session_scope
 from refnet.sources.records import PaperRecord
 from refnet.summarizer.pdf import PdfFetcher
@@ -164,7 +167,37 @@ def test_truncated_or_refused_answers_fail_with_the_reason(
     llm.script(fault)
 
     assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == "failed"
-    assert reason in str(summary_row(database_url, paper_id)["error"]).lower()
+    row = summary_row(database_url, paper_id)
+    assert reason in str(row["error"]).lower()
+    assert row["raw_response"] is not None  # what was paid for is kept
+
+    # The paid answer is final for this summary key: reruns and sweeps do not pay again.
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == "failed"
+    worker = summarizer(database_url, llm, tmp_path)
+    with session_scope(database_url) as session:
+        assert papers_needing_summary(session=session, key=worker.key) == []
+    assert llm.request_count == 1
+
+
+def test_a_claim_left_by_a_dead_worker_is_offered_again(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    paper_id = add_paper(database_url)
+    worker = summarizer(database_url, llm, tmp_path)
+    with session_scope(database_url) as session:
+        assert claim_summary(
+            session=session, paper_id=paper_id, key=worker.key, stale_before=utcnow()
+        )
+    with session_scope(database_url) as session:
+        assert papers_needing_summary(session=session, key=worker.key) == []  # still fresh
+        later = utcnow() + timedelta(hours=1)
+        waiting = papers_needing_summary(session=session, key=worker.key, stale_before=later)
+    assert waiting == [paper_id]
+
+    taken_over = Summarizer(
+        database_url=database_url, provider=worker.provider, stale_claim=timedelta(0)
+    )
+    assert taken_over.summarize(paper_id) == SummaryStatus.DONE
 
 
 def test_spent_daily_budget_defers_further_llm_work(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
@@ -20,7 +20,9 @@ from refnet.db.models import (
     SummaryStatus,
 )
 from refnet.db.queries._dialect import insert_rows
+from refnet.db.queries.crawl import IN_FRONTIER
 
+STALE_CLAIM = timedelta(minutes=30)  # longer than a summary task's hard time limit
 CLAIMABLE = (SummaryStatus.PENDING, SummaryStatus.FAILED, SummaryStatus.DEFERRED)
 IN_VAULT = (CrawlState.COLLECTED.value, CrawlState.EXPANDED.value)
 
@@ -96,6 +98,11 @@ def claim_summary(
     return bool(getattr(result, "rowcount", 0))
 
 
+def is_paid_failure(summary: Summary) -> bool:
+    """Failed after the provider answered (and was paid): retrying would pay again."""
+    return summary.status == SummaryStatus.FAILED and summary.raw_response is not None
+
+
 def tokens_used_since(*, session: Session, provider: str, since: datetime) -> int:
     """Tokens paid to a provider for answers received since `since`."""
     total = session.scalar(
@@ -112,18 +119,27 @@ def papers_needing_summary(
     key: SummaryKey,
     job_id: int | None = None,
     retry_failed: bool = True,
+    stale_before: datetime | None = None,
 ) -> list[int]:
-    """Vault papers without a finished summary for this key, oldest first."""
-    finished = [SummaryStatus.DONE.value, SummaryStatus.RUNNING.value]
-    if not retry_failed:
-        finished.append(SummaryStatus.FAILED.value)
-    has_summary = exists().where(
-        Summary.paper_id == Paper.id, key.matches(), Summary.status.in_(finished)
+    """Vault papers without a settled summary for this key, oldest first.
+
+    Settled: done; failed after a paid answer (final for the key); or claimed by a worker since
+    `stale_before` (default: 30 minutes ago). A claim older than that belongs to a worker that
+    died, and its paper is offered again.
+    """
+    stale_before = stale_before or utcnow() - STALE_CLAIM
+    settled = or_(
+        Summary.status == SummaryStatus.DONE.value,
+        and_(Summary.status == SummaryStatus.FAILED.value, Summary.raw_response.is_not(None)),
+        and_(Summary.status == SummaryStatus.RUNNING.value, Summary.claimed_at >= stale_before),
     )
+    if not retry_failed:
+        settled = or_(settled, Summary.status == SummaryStatus.FAILED.value)
+    has_summary = exists().where(Summary.paper_id == Paper.id, key.matches(), settled)
     query = select(Paper.id).where(Paper.crawl_state.in_(IN_VAULT), ~has_summary)
     if job_id is not None:
         query = query.join(FrontierEntry, FrontierEntry.paper_id == Paper.id).where(
-            FrontierEntry.job_id == job_id, FrontierEntry.state.in_(IN_VAULT)
+            FrontierEntry.job_id == job_id, FrontierEntry.state.in_(IN_FRONTIER)
         )
     return list(session.scalars(query.order_by(Paper.id)))
 

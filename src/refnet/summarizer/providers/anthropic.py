@@ -24,6 +24,7 @@ from refnet.core.errors import PermanentError, TransientError
 from refnet.summarizer.prompts import build_prompt
 from refnet.summarizer.providers.base import (
     ProviderAnswer,
+    RefusedAnswer,
     SummaryInput,
     error_detail,
     log_answer,
@@ -115,7 +116,7 @@ class AnthropicProvider:
         )
         log_answer(self, item, answer, started=started, stop_reason=message.stop_reason)
         if message.stop_reason == "refusal":
-            raise PermanentError(_refusal_reason(message))
+            raise RefusedAnswer(_refusal_reason(message), answer)
         return answer
 
     def _error(self, exc: Exception) -> Exception:

@@ -77,6 +77,14 @@ class SummaryFields:
         return asdict(self)
 
 
+class RefusedAnswer(PermanentError):
+    """The model answered, and was paid, but declined to summarize."""
+
+    def __init__(self, message: str, answer: ProviderAnswer) -> None:
+        super().__init__(message)
+        self.answer = answer
+
+
 class SummaryProvider(Protocol):
     name: str  # "anthropic" | "openai" | "extractive"
     model: str

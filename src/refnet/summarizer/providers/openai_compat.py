@@ -26,6 +26,7 @@ from refnet.core.errors import PermanentError, TransientError
 from refnet.summarizer.prompts import build_prompt
 from refnet.summarizer.providers.base import (
     ProviderAnswer,
+    RefusedAnswer,
     SummaryInput,
     error_detail,
     log_answer,
@@ -85,7 +86,7 @@ class OpenAICompatibleProvider:
             raise error from None
         answer, finish_reason = _answer(completion)
         log_answer(self, item, answer, started=started, finish_reason=finish_reason)
-        _check_refusal(completion)
+        _check_refusal(completion, answer)
         return answer
 
     def _error(self, exc: Exception) -> Exception:
@@ -123,9 +124,10 @@ def _answer(completion: ChatCompletion) -> tuple[ProviderAnswer, str | None]:
     return answer, choice.finish_reason
 
 
-def _check_refusal(completion: ChatCompletion) -> None:
+def _check_refusal(completion: ChatCompletion, answer: ProviderAnswer) -> None:
     choice = completion.choices[0]
     if choice.message.refusal:
-        raise PermanentError(f"the model refused to summarize this paper: {choice.message.refusal}")
+        reason = f"the model refused to summarize this paper: {choice.message.refusal}"
+        raise RefusedAnswer(reason, answer)
     if choice.finish_reason == "content_filter":
-        raise PermanentError("the provider's content filter stopped the answer")
+        raise RefusedAnswer("the provider's content filter stopped the answer", answer)
