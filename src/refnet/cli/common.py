@@ -8,6 +8,7 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from sqlalchemy import exc as sa_exc
 
 from refnet.core.config import Settings, get_settings
 from refnet.core.errors import InvalidInput, RefNetError
@@ -44,6 +45,11 @@ def errors_as_messages() -> Iterator[None]:
         fail(str(exc), EXIT_USAGE)
     except RefNetError as exc:
         fail(str(exc))
+    except sa_exc.ArgumentError as exc:
+        fail(f"DATABASE_URL is not a database URL RefNet can use: {exc}", EXIT_USAGE)
+    except sa_exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        fail(f"cannot use the database: {reason}")
 
 
 def load_settings(verbose: bool = False) -> Settings:

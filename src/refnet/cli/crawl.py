@@ -129,11 +129,11 @@ def _exit_for(outcome: CrawlOutcome) -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Migrate the database schema to this version of RefNet."""
-    settings = load_settings()
-    url = settings.effective_database_url
-    before = migrate.current_revision(url)
-    migrate.upgrade(url)
-    after = migrate.current_revision(url)
+    url = load_settings().effective_database_url
+    with errors_as_messages():
+        before = migrate.current_revision(url)
+        migrate.upgrade(url)
+        after = migrate.current_revision(url)
     if before == after:
         console.print(f"Database already at revision {after}.")
     else:
@@ -144,7 +144,9 @@ def db_upgrade() -> None:
 def db_current() -> None:
     """Show the schema revision of the database and the one this version needs."""
     url = load_settings().effective_database_url
-    console.print(f"database: {migrate.current_revision(url) or 'empty'}")
+    with errors_as_messages():
+        current = migrate.current_revision(url)
+    console.print(f"database: {current or 'empty'}")
     console.print(f"code:     {migrate.head_revision()}")
 
 

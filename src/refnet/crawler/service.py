@@ -24,6 +24,7 @@ from refnet.db.models import CrawlJob, FrontierState, JobKind, JobStatus
 from refnet.db.queries import crawl as crawl_q
 from refnet.db.session import session_scope
 from refnet.sources.base import BATCH_LIMIT, PaperSource
+from refnet.sources.records import CitationRecord
 
 log = structlog.get_logger(__name__)
 ProgressCallback = Callable[[CrawlProgress], None]
@@ -115,15 +116,7 @@ class _Run:
                 )
             return "collect"
         if budget > 0 and entry is not None:
-            citations = (
-                self.source.get_citations(
-                    entry.s2_id,
-                    limit=params.max_citations_per_paper,
-                    published_since=params.published_since,
-                )
-                if params.max_citations_per_paper
-                else []
-            )
+            citations = self._citations(entry, params)
             with session_scope(self.url) as session:
                 steps.expand(
                     session=session,
@@ -134,6 +127,21 @@ class _Run:
                 )
             return "expand"
         return None
+
+    def _citations(self, entry: crawl_q.ExpandableRow, params: CrawlParams) -> list[CitationRecord]:
+        """The paper's citing papers; a paper the source refuses to list is expanded empty
+        (only an unknown seed fails a crawl)."""
+        if not params.max_citations_per_paper:
+            return []
+        try:
+            return self.source.get_citations(
+                entry.s2_id,
+                limit=params.max_citations_per_paper,
+                published_since=params.published_since,
+            )
+        except PermanentError as exc:
+            log.warning("citations_unavailable", job_id=self.job_id, reason=str(exc))
+            return []
 
     def report(self, step: str, params: CrawlParams) -> CrawlOutcome:
         with session_scope(self.url) as session:

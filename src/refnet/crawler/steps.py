@@ -48,10 +48,11 @@ def resolve_seeds(source: PaperSource, seeds: Sequence[str]) -> list[PaperRecord
             records.append(record)
     if unknown:
         raise PermanentError(f"{source.name} does not know these seeds: {', '.join(unknown)}")
-    if records and records[0].references is None:
-        # A title match answers with metadata only; fetch the full records in one batch.
-        full = source.get_papers([r.s2_id for r in records])
-        records = [f or r for f, r in zip(full, records, strict=True)]
+    brief = [r for r in records if r.references is None]
+    if brief:
+        # A title match may answer without reference lists; fetch those records in one batch.
+        full = {f.s2_id: f for f in source.get_papers([r.s2_id for r in brief]) if f}
+        records = [full.get(r.s2_id, r) for r in records]
     return records
 
 

@@ -107,6 +107,17 @@ def empty_pg(pg_migrated: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return url
 
 
+@pytest.mark.parametrize("command", [["stats"], ["db", "upgrade"], ["db", "current"]])
+def test_unreachable_database_is_a_message_not_a_traceback(
+    command: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:9/refnet")
+    code, output = refnet(*command)
+    assert code == 1
+    assert "cannot use the database" in output
+    assert "Traceback" not in output
+
+
 def test_server_database_with_old_schema_is_refused_until_upgraded(empty_pg: str) -> None:
     code, output = refnet("stats")
     assert code == 1

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from refnet.core.errors import TransientError
+from refnet.core.errors import NotFound, TransientError
 from refnet.crawler import steps
 from refnet.crawler.params import CrawlParams
 from refnet.crawler.service import run_crawl, start_crawl
@@ -210,3 +210,34 @@ def test_crash_inside_a_step_rolls_back_and_resumes(
     assert status == JobStatus.COMPLETED
     assert len(network.papers) == 150
     assert network.edges == expected_edges(graph, network.papers)
+
+
+class RefusesOneListing(FlakySource):
+    """The source answers 404 to the citations listing of one paper."""
+
+    def __init__(self, inner: SnapshotSource, refused: str) -> None:
+        super().__init__(inner, fail_at=0, error=NotFound("gone"))
+        self.refused = refused
+
+    def get_citations(
+        self, paper_id: str, *, limit: int, published_since: str | None = None
+    ) -> list[CitationRecord]:
+        if paper_id == self.refused:
+            raise NotFound(
+                f"Semantic Scholar /paper/{{paper_id}}/citations: not found ({paper_id})"
+            )
+        return self.inner.get_citations(paper_id, limit=limit, published_since=published_since)
+
+
+def test_one_unlistable_paper_does_not_fail_the_crawl(
+    database_url: str, graph: SyntheticGraph, snapshot: SnapshotSource
+) -> None:
+    first, second = most_cited(graph, 2)
+    _, status = crawl(
+        database_url, RefusesOneListing(snapshot, second), [first, second], max_depth=1
+    )
+
+    network = stored_network(database_url)
+    assert status == JobStatus.COMPLETED
+    assert set(graph.citations_of(first)) <= network.papers
+    assert second in network.papers
