@@ -111,6 +111,11 @@ class _Run:
 
 def generate_vault(*, database_url: str, vault_dir: Path, full: bool = False) -> GenerateReport:
     """Write the notes whose inputs changed (all with `full`), the index, and each seed's map."""
+    with vault.exclusive(Path(vault_dir)):
+        return _generate(database_url=database_url, vault_dir=Path(vault_dir), full=full)
+
+
+def _generate(*, database_url: str, vault_dir: Path, full: bool) -> GenerateReport:
     started = time.monotonic()
     vault_dir = Path(vault_dir)
     run = _Run(database_url, vault_dir, utcnow() - LATE_COMMIT_SLACK, GenerateReport(), {})

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import re
 import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -305,3 +308,25 @@ def note_stems(vault_dir: Path) -> set[str]:
         stems.update(d[:-3].lower() for d in dirs if d.lower().endswith(".md"))
         del root
     return stems
+
+
+LOCK_NAME = ".refnet.lock"
+
+
+@contextmanager
+def exclusive(vault_dir: Path) -> Iterator[None]:
+    """One generation at a time per vault, across processes (an advisory lock file that
+    Obsidian ignores). A vault where the lock cannot be created is generated unlocked; its
+    writes fail and are reported note by note anyway."""
+    try:
+        vault_dir.mkdir(parents=True, exist_ok=True)
+        handle = (vault_dir / LOCK_NAME).open("a")
+    except OSError:
+        yield
+        return
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

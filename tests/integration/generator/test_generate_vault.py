@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -405,3 +406,12 @@ def test_change_detection_renders_only_notes_whose_inputs_changed(
     assert rendered_after(collected) == (2, 2)  # the new note, and rag now links to it
     assert rendered_after((vault_dir / "papers/izacard2022atlas.md").unlink) == (1, 1)
     assert rendered_after(lambda: None) == (0, 0)
+
+
+def test_generations_at_the_same_time_take_turns(network: Network, vault_dir: Path) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: generate(network, vault_dir), range(4)))
+
+    assert sum(report.notes_written for report in reports) == len(VAULT)
+    assert len(list((vault_dir / "papers").glob("*.md"))) == len(VAULT)  # no duplicate notes
+    assert all(not report.notes_failed for report in reports)
