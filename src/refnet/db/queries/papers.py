@@ -221,7 +221,8 @@ def _update_complete(
         }
         for r in records
     ]
-    session.connection().execute(statement, rows)
+    # Rows in id order: two writers touching the same papers lock them in the same order.
+    session.connection().execute(statement, sorted(rows, key=lambda row: row["row_id"]))
 
 
 def _fill_stubs(session: Session, records: list[PaperRecord], ids: dict[str, int]) -> None:
@@ -242,7 +243,8 @@ def _fill_stubs(session: Session, records: list[PaperRecord], ids: dict[str, int
     rows = [
         {"row_id": ids[r.s2_id], **{f"new_{c}": getattr(r, c) for c in filled}} for r in records
     ]
-    session.connection().execute(statement, rows)
+    # Rows in id order: two writers touching the same papers lock them in the same order.
+    session.connection().execute(statement, sorted(rows, key=lambda row: row["row_id"]))
 
 
 def _author_key(s2_author_id: str | None, name: str) -> str:
@@ -305,5 +307,8 @@ def set_crawl_position(*, session: Session, positions: dict[int, tuple[int, floa
             priority=func.coalesce(bindparam("new_priority"), table.c.priority),
         )
     )
-    rows = [{"row_id": pid, "new_depth": d, "new_priority": p} for pid, (d, p) in positions.items()]
+    rows = [
+        {"row_id": pid, "new_depth": d, "new_priority": p}
+        for pid, (d, p) in sorted(positions.items())  # id order, as in the other updates
+    ]
     session.connection().execute(statement, rows)
