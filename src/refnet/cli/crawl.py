@@ -187,6 +187,7 @@ def watch_add(seeds: list[str] = typer.Argument(..., help="Stored papers to watc
 @app.command()
 def recrawl(
     source: str | None = typer.Option(None, help=f"Where papers come from: {SOURCE_FORMS}."),
+    pipeline: bool = typer.Option(True, help="Then summarize the new papers and update the vault."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
     """Collect citations published since the last crawl of every watched seed."""
@@ -202,5 +203,8 @@ def recrawl(
             paper_source.close()
     for outcome in outcomes:
         render_outcome(console, outcome, seconds=None)
+        if pipeline and outcome.status == JobStatus.COMPLETED:
+            with errors_as_messages():
+                _hand_off(outcome.job_id, queued=settings.broker_url is not None)
     for outcome in outcomes:
         _exit_for(outcome)

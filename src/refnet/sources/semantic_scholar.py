@@ -31,7 +31,6 @@ from refnet.sources.records import (
 
 log = structlog.get_logger(__name__)
 
-DEFAULT_BASE_URL = "https://api.semanticscholar.org/graph/v1"
 LISTING_PAGE_LIMIT = 1000
 # The API refuses listing requests whose offset + limit reaches this.
 LISTING_WINDOW = 10_000

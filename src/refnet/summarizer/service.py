@@ -183,7 +183,7 @@ class Summarizer:
     def _budget_message(self) -> str:
         return (
             f"daily token budget of {self.daily_token_budget} tokens for {self.provider.name} "
-            "is spent; deferred until tomorrow (UTC)"
+            "is spent; deferred: `refnet summarize --pending` picks it up after midnight UTC"
         )
 
     def _set(self, paper_id: int, *, status: SummaryStatus, **values: Any) -> None:

@@ -69,3 +69,17 @@ def test_llm_provider_without_a_key_says_which_variable_to_set() -> None:
     code, output = refnet("summarize", "--pending", "--provider", "anthropic")
     assert code == 2
     assert "ANTHROPIC_API_KEY" in output
+
+
+def test_watch_and_recrawl_from_the_command_line() -> None:
+    refnet("crawl", "--source", "sample", "--depth", "1", RAG)
+
+    code, output = refnet("watch", "add", "https://arxiv.org/abs/2005.11401")
+    assert code == 0 and "Watching 1 seed(s)" in output
+
+    code, output = refnet("recrawl", "--source", "sample")
+    assert code == 0, output
+    assert "Crawl job 2 completed" in output  # nothing in the sample is newer than the crawl
+
+    code, output = refnet("watch", "add", "DOI:10.1000/never-crawled")
+    assert code == 2 and "crawl them first" in output

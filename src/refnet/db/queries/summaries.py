@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -192,12 +191,3 @@ def set_summary(
         .values(**values, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
-
-
-def latest_done_summaries(*, session: Session, paper_ids: Sequence[int]) -> dict[int, Summary]:
-    rows = session.scalars(
-        select(Summary)
-        .where(Summary.paper_id.in_(paper_ids), Summary.status == SummaryStatus.DONE.value)
-        .order_by(Summary.updated_at)
-    )
-    return {summary.paper_id: summary for summary in rows}

@@ -22,7 +22,6 @@ Rules `parse_answer` enforces:
 
 from __future__ import annotations
 
-import email.utils
 import json
 import re
 import time
@@ -33,6 +32,7 @@ from typing import Any, Protocol
 import structlog
 
 from refnet.core.errors import PermanentError
+from refnet.sources.http_retry import parse_retry_after
 
 SUPPORTED_LANGUAGES = ("en", "ja")
 INPUT_KINDS = ("pdf", "abstract", "tldr")
@@ -147,17 +147,14 @@ def error_detail(body: object) -> str:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """Seconds asked for by `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
+    """Seconds asked for by `retry-after-ms`, else `retry-after` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
         try:
-            return max(float(value) * scale, 0.0)
+            return max(float(millis) / 1000, 0.0)
         except ValueError:
             pass
-    parsed = email.utils.parsedate_tz(headers.get("retry-after") or "")
-    return None if parsed is None else max(email.utils.mktime_tz(parsed) - time.time(), 0.0)
+    return parse_retry_after(headers.get("retry-after"))
 
 
 def _json_object(text: str) -> dict[str, Any]:
