@@ -30,6 +30,7 @@ from refnet.db.queries.vault import (
     list_citekeys,
     list_index_entries,
     list_note_inputs,
+    list_s2_ids,
     list_seed_ids,
     list_vault_files,
     list_vault_papers,
@@ -39,6 +40,7 @@ from refnet.db.queries.vault import (
 )
 from refnet.db.session import session_scope
 from refnet.generator import vault
+from refnet.generator.adopt import orphaned_files
 from refnet.generator.canvas import render_canvas
 from refnet.generator.citekeys import family_name, make_citekey
 from refnet.generator.render import RenderedNote, render_index, render_map, render_note
@@ -73,10 +75,11 @@ class _Run:
     report: GenerateReport
     rows: dict[str, VaultFileRow]  # what RefNet wrote before, by path
     known: dict[int, LinkedPaper] = field(default_factory=dict)  # neighbour rows read so far
+    orphans: dict[str, str | None] = field(default_factory=dict)  # see refnet.generator.adopt
 
     def owned(self, path: str) -> bool:
         row = self.rows.get(path)
-        return row is not None and row.written_at is not None
+        return (row is not None and row.written_at is not None) or path in self.orphans
 
     def record(
         self, path: str, kind: str, paper_id: int | None, result: vault.FileResult
@@ -97,6 +100,8 @@ class _Run:
                 now,
             )
         written_at = previous.written_at if previous else None
+        if result.status == "written" or (written_at is None and path in self.orphans):
+            written_at = now  # written now, or RefNet's own file taken over unchanged
         return VaultFileRow(
             path,
             kind,
@@ -104,7 +109,7 @@ class _Run:
             result.content_hash,
             "written",
             None,
-            now if result.status == "written" else written_at,
+            written_at,
             self.seen_until,
         )
 
@@ -123,6 +128,8 @@ def _generate(*, database_url: str, vault_dir: Path, full: bool) -> GenerateRepo
         log.info("vault_temp_files_removed", files=removed)
     with session_scope(database_url) as session:
         run.rows = list_vault_files(session=session, kinds=[VaultFileKind.NOTE.value])
+        recorded = set(run.rows) | set(list_vault_files(session=session, kinds=OTHER_KINDS))
+        run.orphans = orphaned_files(vault_dir, recorded)
         citekeys = _assign_citekeys(session, run)
         changed = set() if full else list_changed_note_ids(session=session)
         seed_ids = list_seed_ids(session=session)
@@ -198,6 +205,7 @@ def _assign_citekeys(session: Session, run: _Run) -> dict[int, str]:
     """
     papers = list_vault_papers(session=session)
     new = [pid for pid, key in papers if key is None]
+    new, keys_taken_over = _take_over_orphans(session, run, new)
     blocked = [
         pid
         for pid, key in papers
@@ -205,7 +213,7 @@ def _assign_citekeys(session: Session, run: _Run) -> dict[int, str]:
         and not run.owned(vault.note_path(key))
         and (run.vault_dir / vault.note_path(key)).exists()
     ]
-    keys = {pid: key for pid, key in papers if key is not None}
+    keys = {pid: key for pid, key in papers if key is not None} | keys_taken_over
     if not new and not blocked:
         return keys
     taken = list_citekeys(session=session) | vault.note_stems(run.vault_dir)
@@ -228,6 +236,27 @@ def _assign_citekeys(session: Session, run: _Run) -> dict[int, str]:
     if blocked:
         log.info("citekeys_reassigned", papers=len(blocked))
     return keys | assigned
+
+
+def _take_over_orphans(
+    session: Session, run: _Run, new: list[int]
+) -> tuple[list[int], dict[int, str]]:
+    """Give papers new to the database the note RefNet already wrote for them, if any."""
+    notes = {s2: path for path, s2 in run.orphans.items() if s2 and path.endswith(".md")}
+    if not new or not notes:
+        return new, {}
+    taken = {key.lower() for key in list_citekeys(session=session)}
+    adopted: dict[int, str] = {}
+    for paper_id, s2_id in list_s2_ids(session=session, paper_ids=new).items():
+        path = notes.get(s2_id)
+        key = Path(path).stem if path else None
+        if key and key.lower() not in taken:
+            adopted[paper_id] = key
+            taken.add(key.lower())
+    set_citekeys(session=session, citekeys=adopted, touch=True)
+    if adopted:
+        log.info("vault_notes_taken_over", notes=len(adopted))
+    return [pid for pid in new if pid not in adopted], adopted
 
 
 def _write_overview(run: _Run, seed_ids: set[int]) -> None:

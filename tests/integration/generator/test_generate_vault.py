@@ -11,8 +11,10 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from refnet.db.queries import vault as vault_queries
+from refnet.db.session import get_engine
 from refnet.generator import service
 from refnet.generator.render import NOTE_KEYS
 from refnet.generator.service import GenerateReport, generate_vault
@@ -415,3 +417,22 @@ def test_generations_at_the_same_time_take_turns(network: Network, vault_dir: Pa
     assert sum(report.notes_written for report in reports) == len(VAULT)
     assert len(list((vault_dir / "papers").glob("*.md"))) == len(VAULT)  # no duplicate notes
     assert all(not report.notes_failed for report in reports)
+
+
+def test_a_new_database_takes_over_the_vault_refnet_wrote(
+    network: Network, vault_dir: Path
+) -> None:
+    generate(network, vault_dir)
+    files = sorted(p.relative_to(vault_dir) for p in vault_dir.rglob("*") if p.is_file())
+    note = next((vault_dir / "papers").glob("*.md"))
+    note.write_text(note.read_text() + "\nStill mine.\n")
+    with get_engine(network.url).begin() as connection:  # what a new database knows
+        connection.execute(sa.text("DELETE FROM vault_files"))
+        connection.execute(sa.text("UPDATE papers SET citekey = NULL"))
+
+    report = generate(network, vault_dir)
+
+    assert report.notes_failed == []
+    assert sorted(p.relative_to(vault_dir) for p in vault_dir.rglob("*") if p.is_file()) == files
+    assert note.read_text().endswith("\nStill mine.\n")
+    assert generate(network, vault_dir).notes_failed == []

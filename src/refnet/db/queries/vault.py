@@ -113,6 +113,14 @@ def list_vault_papers(*, session: Session) -> list[tuple[int, str | None]]:
     return [(row.id, row.citekey) for row in rows]
 
 
+def list_s2_ids(*, session: Session, paper_ids: Sequence[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for part in chunks(list(paper_ids), IN_CHUNK):
+        rows = session.execute(select(Paper.id, Paper.s2_id).where(Paper.id.in_(part)))
+        found.update({paper_id: s2_id for paper_id, s2_id in rows})
+    return found
+
+
 def list_citekeys(*, session: Session) -> set[str]:
     """Every stored citekey, lower-cased."""
     rows = session.scalars(select(Paper.citekey).where(Paper.citekey.is_not(None)))
