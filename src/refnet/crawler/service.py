@@ -12,14 +12,15 @@ expanded paper and one batch request per 500 collected papers.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 
 import structlog
 from sqlalchemy.orm import Session
 
-from refnet.core.errors import NotFound, PermanentError, TransientError
+from refnet.core.errors import NotFound, PermanentError, RefNetError, TransientError
 from refnet.crawler import steps
 from refnet.crawler.params import CrawlOutcome, CrawlParams, CrawlProgress
-from refnet.db.base import utcnow
+from refnet.db.base import as_utc, utcnow
 from refnet.db.models import CrawlJob, FrontierState, JobKind, JobStatus
 from refnet.db.queries import crawl as crawl_q
 from refnet.db.session import session_scope
@@ -27,7 +28,12 @@ from refnet.sources.base import BATCH_LIMIT, PaperSource
 from refnet.sources.records import CitationRecord
 
 log = structlog.get_logger(__name__)
+LEASE = timedelta(minutes=10)
 ProgressCallback = Callable[[CrawlProgress], None]
+
+
+class JobBusy(RefNetError):
+    """Another process is running this crawl job."""
 
 
 def start_crawl(
@@ -63,8 +69,18 @@ class _Run:
         self.analyzed_size = 0
 
     def begin(self) -> tuple[CrawlParams, bool]:
+        """Take the job; JobBusy while another process is running it (it reports progress at
+        every step, so a job silent for longer than LEASE belongs to a process that died)."""
         with session_scope(self.url) as session:
-            job = self._job(session)
+            job = crawl_q.get_job(session=session, job_id=self.job_id, for_update=True)
+            if job is None:
+                raise NotFound(f"crawl job {self.job_id} does not exist")
+            if job.status == JobStatus.RUNNING and as_utc(job.updated_at) > utcnow() - LEASE:
+                raise JobBusy(
+                    f"crawl job {job.id} is already running (last progress "
+                    f"{job.updated_at:%H:%M:%S} UTC); wait for it, or run this again after "
+                    f"{LEASE.seconds // 60} minutes without progress"
+                )
             job.status = JobStatus.RUNNING.value
             job.error = None
             job.started_at = job.started_at or utcnow()

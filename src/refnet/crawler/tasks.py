@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import structlog
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from refnet.core.config import get_settings
 from refnet.core.errors import TransientError
 from refnet.core.tasks import CRAWL_POLICY, CRAWL_SEEDS, SUMMARIZE_JOB, enqueue
-from refnet.crawler.service import run_crawl
+from refnet.crawler.service import JobBusy, run_crawl
 from refnet.db.models import JobStatus
 from refnet.db.queries.crawl import get_job
 from refnet.db.session import session_scope
@@ -31,6 +32,12 @@ def crawl_seeds(job_id: int) -> str:
     source = open_source(source_name, settings)
     try:
         outcome = run_crawl(job_id, database_url=url, source=source)
+    except JobBusy as exc:
+        log.info("crawl_job_busy", job_id=job_id, reason=str(exc))
+        return "busy"
+    except SoftTimeLimitExceeded:
+        enqueue(CRAWL_SEEDS, job_id=job_id)  # the job is paused; a fresh task continues it
+        return "continued"
     finally:
         source.close()
     if outcome.status == JobStatus.PAUSED:

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import groupby
 from typing import Any
 from urllib.parse import quote
 
+from refnet.db.base import as_utc
 from refnet.db.queries.vault import LinkedPaper, NoteInputs, SummaryRow
 from refnet.generator.citekeys import ascii_fold
 from refnet.generator.vault import INDEX_NAME, canvas_path, map_name
@@ -119,11 +119,6 @@ def tag(text: str) -> str | None:
     return f"field-{slug}" if slug.replace("-", "").isdigit() else slug
 
 
-def _utc(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; RefNet stores UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def summary_source(note: NoteInputs) -> str:
     """`llm` (anthropic, openai, any model provider), `extractive`, `abstract` or `none`."""
     if note.summary is not None:
@@ -139,7 +134,7 @@ def front_matter(note: NoteInputs) -> dict[str, Any]:
     if note.is_seed:
         tags.append("seed")
     changed = max(
-        map(_utc, [paper.updated_at, *([note.summary.updated_at] if note.summary else [])])
+        map(as_utc, [paper.updated_at, *([note.summary.updated_at] if note.summary else [])])
     )
     values = {
         "title": title,

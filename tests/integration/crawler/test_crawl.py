@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from refnet.core.errors import NotFound, TransientError
 from refnet.crawler import steps
 from refnet.crawler.params import CrawlParams
-from refnet.crawler.service import run_crawl, start_crawl
+from refnet.crawler.service import JobBusy, run_crawl, start_crawl
+from refnet.db.base import utcnow
 from refnet.db.models import JobStatus
 from refnet.db.session import get_engine
 from refnet.sources.records import CitationRecord, PaperRecord
@@ -241,3 +243,30 @@ def test_one_unlistable_paper_does_not_fail_the_crawl(
     assert status == JobStatus.COMPLETED
     assert set(graph.citations_of(first)) <= network.papers
     assert second in network.papers
+
+
+def test_a_job_running_elsewhere_is_not_run_twice(
+    database_url: str, graph: SyntheticGraph, snapshot: SnapshotSource
+) -> None:
+    seed = most_cited(graph)[0]
+    job_id, _ = start_crawl(
+        database_url=database_url,
+        seeds=[seed],
+        params=CrawlParams(max_depth=1),
+        source_name="snapshot:test",
+    )
+    with get_engine(database_url).begin() as connection:
+        connection.execute(
+            sa.text("UPDATE crawl_jobs SET status = 'running', updated_at = :now"),
+            {"now": utcnow()},
+        )
+    with pytest.raises(JobBusy, match="already running"):
+        run_crawl(job_id, database_url=database_url, source=snapshot)
+    assert snapshot.requests_made == 0
+
+    with get_engine(database_url).begin() as connection:  # the other process died long ago
+        connection.execute(
+            sa.text("UPDATE crawl_jobs SET updated_at = :then"),
+            {"then": utcnow() - timedelta(hours=1)},
+        )
+    assert run_crawl(job_id, database_url=database_url, source=snapshot).status == "completed"

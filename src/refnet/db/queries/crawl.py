@@ -45,8 +45,9 @@ def create_job(
     return job
 
 
-def get_job(*, session: Session, job_id: int) -> CrawlJob | None:
-    return session.get(CrawlJob, job_id)
+def get_job(*, session: Session, job_id: int, for_update: bool = False) -> CrawlJob | None:
+    """The job; with `for_update`, row-locked until the transaction ends (PostgreSQL)."""
+    return session.get(CrawlJob, job_id, with_for_update=for_update)
 
 
 def find_unfinished_job(
