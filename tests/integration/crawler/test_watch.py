@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -53,7 +53,7 @@ def test_recrawl_collects_only_new_citations_of_watched_seeds(
     run_crawl(job_id, database_url=database_url, source=source)
     assert watch_seeds(database_url=database_url, seeds=[SEED]) == 1
 
-    today = date.today().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     new = [paper(c * 40, int(today[:4]), today, [SEED]) for c in "cd"]
     updated = write(tmp_path / "v2.jsonl", [*before, *new])
     outcomes = recrawl_watched(database_url=database_url, source=updated, max_papers=100)

@@ -8,11 +8,19 @@ from refnet.db.models.crawl import (
     JobStatus,
     WatchedSeed,
 )
-from refnet.db.models.paper import Author, Citation, CrawlState, Paper, PaperAuthor
+from refnet.db.models.paper import (
+    COLLECTED_STATES,
+    Author,
+    Citation,
+    CrawlState,
+    Paper,
+    PaperAuthor,
+)
 from refnet.db.models.summary import InputKind, PdfDocument, PdfStatus, Summary, SummaryStatus
 from refnet.db.models.vault import VaultFile, VaultFileKind
 
 __all__ = [
+    "COLLECTED_STATES",
     "Author",
     "Citation",
     "CrawlJob",

@@ -18,6 +18,10 @@ class CrawlState(enum.StrEnum):
     EXPANDED = "expanded"  # collected, and its citations have been listed
 
 
+# Papers with full metadata: the ones that get a summary and a vault note.
+COLLECTED_STATES = (CrawlState.COLLECTED.value, CrawlState.EXPANDED.value)
+
+
 class Paper(Base):
     __tablename__ = "papers"
 

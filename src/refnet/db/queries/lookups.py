@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from refnet.db.models import Author, Citation, CrawlState, Paper
-
-PAPERS = cast(Table, Paper.__table__)
-IN_CHUNK = 500
+from refnet.db.queries.papers import PAPERS
 
 
 def find_paper(

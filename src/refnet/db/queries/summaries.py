@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from refnet.db.base import utcnow
 from refnet.db.models import (
-    CrawlState,
+    COLLECTED_STATES,
     FrontierEntry,
     Paper,
     PdfDocument,
@@ -23,7 +23,7 @@ from refnet.db.queries.crawl import IN_FRONTIER
 
 STALE_CLAIM = timedelta(minutes=30)  # longer than a summary task's hard time limit
 CLAIMABLE = (SummaryStatus.PENDING, SummaryStatus.FAILED, SummaryStatus.DEFERRED)
-IN_VAULT = (CrawlState.COLLECTED.value, CrawlState.EXPANDED.value)
+IN_VAULT = COLLECTED_STATES
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,9 +11,9 @@ from sqlalchemy import Table, bindparam, case, func, select, union, update
 from sqlalchemy.orm import Session, aliased
 
 from refnet.db.models import (
+    COLLECTED_STATES,
     Author,
     Citation,
-    CrawlState,
     FrontierEntry,
     Paper,
     PaperAuthor,
@@ -26,7 +26,7 @@ from refnet.db.queries._dialect import chunks, insert_for
 
 IN_CHUNK = 500
 KNOWN_LIMIT = 50_000  # neighbour rows cached during one run (a few MB)
-IN_VAULT = (CrawlState.COLLECTED.value, CrawlState.EXPANDED.value)
+IN_VAULT = COLLECTED_STATES
 PAPERS = cast(Table, Paper.__table__)
 VAULT_FILES = cast(Table, VaultFile.__table__)
 
