@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -111,25 +112,6 @@ def _cached_pdf(
         return fetcher.cached(record.sha256), record.url, record.sha256, record.size_bytes
 
 
-def _record(
-    database_url: str,
-    paper_id: int,
-    status: PdfStatus,
-    *,
-    url: str | None = None,
-    sha256: str | None = None,
-    size_bytes: int | None = None,
-    pages: int | None = None,
-    error: str | None = None,
-) -> None:
+def _record(database_url: str, paper_id: int, status: PdfStatus, **values: Any) -> None:
     with session_scope(database_url) as session:
-        summaries_q.record_pdf(
-            session=session,
-            paper_id=paper_id,
-            status=status.value,
-            url=url,
-            sha256=sha256,
-            size_bytes=size_bytes,
-            pages=pages,
-            error=error,
-        )
+        summaries_q.record_pdf(session=session, paper_id=paper_id, status=status.value, **values)
