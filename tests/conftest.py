@@ -1,7 +1,8 @@
 """Shared fixtures: real PostgreSQL and Redis, throwaway SQLite files, clean settings.
 
-Services come from REFNET_TEST_DATABASE_URL / REFNET_TEST_REDIS_URL. When one is down the tests
-that need it are skipped, except under REFNET_REQUIRE_SERVICES=1 (CI), where a skip fails the run.
+Services come from REFNET_TEST_DATABASE_URL / REFNET_TEST_REDIS_URL. A test whose service is down
+fails and says how to start it: a skipped test would prove nothing. Under
+REFNET_REQUIRE_SERVICES=1 (CI) any skipped test fails the run as well.
 """
 
 from __future__ import annotations
@@ -29,11 +30,14 @@ REQUIRE_SERVICES = os.environ.get("REFNET_REQUIRE_SERVICES") == "1"
 _skipped: list[str] = []
 
 
+START_COMMANDS = {
+    "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+    "Redis": "redis-server --daemonize yes --port 6379 --save '' --appendonly no",
+}
+
+
 def _unavailable(what: str, exc: Exception) -> None:
-    message = f"{what} is not reachable: {exc}"
-    if REQUIRE_SERVICES:
-        pytest.fail(message)
-    pytest.skip(message)
+    pytest.fail(f"{what} is not reachable ({exc}); start it, e.g. `{START_COMMANDS[what]}`")
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -15,6 +15,7 @@ import redis
 
 from refnet.core.errors import TransientError
 from refnet.sources.rate_limit import RedisRateLimiter
+from tests.conftest import _unavailable
 
 pytestmark = pytest.mark.redis
 
@@ -33,10 +34,7 @@ def limiter_redis_url() -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:
-        message = f"Redis not reachable at {url}: {exc}"
-        if os.environ.get("REFNET_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
+        _unavailable("Redis", exc)
     return url
 
 
