@@ -67,6 +67,7 @@ class _Run:
         self.progress = progress
         self.requests_before = _requests(source)
         self.analyzed_size = 0
+        self.known_rows: dict[str, int] = {}  # S2 id -> papers row, stored by earlier steps
 
     def begin(self) -> tuple[CrawlParams, bool]:
         """Take the job; JobBusy while another process is running it (it reports progress at
@@ -127,9 +128,14 @@ class _Run:
         if candidates:
             records = self.source.get_papers([c.s2_id for c in candidates])
             with session_scope(self.url) as session:
-                steps.collect(
-                    session=session, job_id=self.job_id, candidates=candidates, records=records
+                stored = steps.collect(
+                    session=session,
+                    job_id=self.job_id,
+                    candidates=candidates,
+                    records=records,
+                    known=self.known_rows,
                 )
+            self.known_rows.update(stored)  # only once committed
             return "collect"
         if budget > 0 and entry is not None:
             citations = self._citations(entry, params)

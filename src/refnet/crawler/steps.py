@@ -4,7 +4,7 @@ resumes from a consistent state, and each is an idempotent upsert, so repeating 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -20,10 +20,17 @@ from refnet.sources.base import BATCH_LIMIT, PaperSource
 from refnet.sources.records import CitationRecord, PaperRecord
 
 
-def store_collected(*, session: Session, records: Sequence[PaperRecord]) -> dict[str, int]:
-    """Store full records, stubs for their references, and the reference edges."""
-    references = [ref for r in records for ref in r.references or ()]
-    ids = upsert_papers(session=session, records=[*records, *references])
+def store_collected(
+    *, session: Session, records: Sequence[PaperRecord], known: Mapping[str, int] | None = None
+) -> dict[str, int]:
+    """Store full records, stubs for their references, and the reference edges.
+
+    `known` maps S2 ids already stored (by earlier, committed steps) to their rows: those
+    references need no lookup or insert, which is most of them late in a crawl.
+    """
+    known = known or {}
+    references = [ref for r in records for ref in r.references or () if ref.s2_id not in known]
+    ids = {**known, **upsert_papers(session=session, records=[*records, *references])}
     upsert_citations(
         session=session,
         edges=(
@@ -106,9 +113,13 @@ def collect(
     job_id: int,
     candidates: Sequence[crawl_q.CandidateRow],
     records: Sequence[PaperRecord | None],
-) -> None:
-    """Store the fetched records of candidates and move them to `collected`."""
-    ids = store_collected(session=session, records=[r for r in records if r is not None])
+    known: Mapping[str, int] | None = None,
+) -> dict[str, int]:
+    """Store the fetched records of candidates and move them to `collected`; returns the rows
+    of every S2 id it stored."""
+    ids = store_collected(
+        session=session, records=[r for r in records if r is not None], known=known
+    )
     collected: dict[int, int] = {}
     gone: list[int] = []
     for candidate, record in zip(candidates, records, strict=True):
@@ -132,6 +143,7 @@ def collect(
     set_crawl_position(
         session=session, positions={pid: (d, scores.get(pid)) for pid, d in collected.items()}
     )
+    return ids
 
 
 def expand(

@@ -18,8 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import redis
-
 from refnet.core.errors import TransientError
 
 DEFAULT_REDIS_KEY = "refnet:ratelimit:semantic_scholar"
@@ -118,6 +116,9 @@ class RedisRateLimiter:
         self.key = key
         self._redis_url = redis_url
         self._rate = rate_per_second
+        import redis  # only processes that share a limiter pay for importing the client
+
+        self._errors: tuple[type[Exception], ...] = (redis.RedisError,)
         self._client = redis.Redis.from_url(redis_url)
         self._script = self._client.register_script(_LUA_RESERVE)
 
@@ -132,7 +133,7 @@ class RedisRateLimiter:
         interval_us = max(1, round(self.interval * 1_000_000))
         try:
             result = self._script(keys=[self.key], args=[interval_us, penalty_us, _KEY_GRACE_MS])
-        except redis.RedisError as exc:
+        except self._errors as exc:
             raise TransientError(f"rate limiter unavailable: {exc}") from exc
         return int(result)
 

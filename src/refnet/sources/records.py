@@ -195,7 +195,6 @@ def _parse_brief(raw: Mapping[str, Any]) -> PaperRecord:
         citation_count=_as_int(raw.get("citationCount")),
         doi=normalize_doi(doi) if isinstance(doi, str) else None,
         arxiv_id=normalize_arxiv(arxiv) if isinstance(arxiv, str) else None,
-        external_ids=_external_ids(external),
     )
 
 

@@ -18,6 +18,10 @@ def schema_drift(url: str) -> list[object]:
         return list(compare_metadata(context, Base.metadata))
 
 
+def test_head_revision_constant_is_the_chains_head() -> None:
+    assert migrate.head_revision() == migrate.HEAD_REVISION, "update HEAD_REVISION in migrate.py"
+
+
 def test_migrated_schema_matches_the_models(database_url: str) -> None:
     assert schema_drift(database_url) == []
 
