@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, cast
 
-from .loopback import LoopbackServer, OwnedHTTPServer
+from .loopback import LoopbackServer, OwnedHTTPServer, request_body
 
 
 @dataclass(frozen=True)
@@ -372,8 +372,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        raw = request_body(self)
         headers = {name.lower(): value for name, value in self.headers.items()}
         reply = cast(OwnedHTTPServer, self.server).owner.handle(
             self.command, self.path, headers, raw

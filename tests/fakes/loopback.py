@@ -26,6 +26,12 @@ class OwnedHTTPServer(ThreadingHTTPServer):
             super().handle_error(request, client_address)
 
 
+def request_body(handler: BaseHTTPRequestHandler) -> bytes:
+    """The request's body, as long as its Content-Length says."""
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length > 0 else b""
+
+
 class LoopbackServer:
     """Serves `handler_class` on an ephemeral loopback port; a context manager."""
 

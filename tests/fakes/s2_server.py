@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlsplit
 
-from .loopback import LoopbackServer, OwnedHTTPServer
+from .loopback import LoopbackServer, OwnedHTTPServer, request_body
 from .s2_endpoints import Call, Reply, dispatch, route
 from .s2_graph import SyntheticGraph
 
@@ -220,8 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve()
 
     def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
+        body = request_body(self)
         fake = cast(OwnedHTTPServer, self.server).owner
         reply = fake.handle(self.command, self.path, self.headers.get("x-api-key"), body)
         payload = reply.body if isinstance(reply.body, bytes) else encode_json(reply.body)

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from refnet.db.base import as_utc
-from refnet.db.queries.vault import LinkedPaper, NoteInputs, SummaryRow
+from refnet.db.queries.vault import LinkedPaper, NoteInputs, SummaryRow, newest_first
 from refnet.generator.citekeys import ascii_fold
 from refnet.generator.vault import INDEX_NAME, canvas_path, map_name
 
@@ -104,11 +104,6 @@ def reference_line(paper: LinkedPaper) -> str:
         return f"- {wikilink(paper.citekey, label)}"
     link = f"[DOI]({doi_url(paper.doi)})" if paper.doi else f"[S2]({paper_url(paper.s2_id)})"
     return f"- {escape_prose(label)} · {link}"
-
-
-def _sort_key(paper: LinkedPaper) -> tuple[int, str, str]:
-    """Newest first, then by title."""
-    return (-(paper.year or 0), (paper.title or "").lower(), paper.s2_id)
 
 
 def tag(text: str) -> str | None:
@@ -216,7 +211,7 @@ def _summary_text(summary: SummaryRow | None) -> str | None:
 
 def _by_year(papers: list[LinkedPaper], level: str) -> str:
     blocks = []
-    for year, group in groupby(sorted(papers, key=_sort_key), key=lambda p: p.year):
+    for year, group in groupby(sorted(papers, key=newest_first), key=lambda p: p.year):
         lines = "\n".join(reference_line(p) for p in group)
         blocks.append(f"{level} {year if year is not None else 'Undated'}\n\n{lines}\n")
     return "\n".join(blocks)
@@ -230,7 +225,7 @@ def render_index(*, papers: list[LinkedPaper], seeds: list[LinkedPaper]) -> Rend
     """The map of content: seeds with their maps, then every vault paper by year."""
     seed_lines = "\n".join(
         f"{reference_line(s)} · {wikilink(map_name(s.citekey), 'map')}"
-        for s in sorted(seeds, key=_sort_key)
+        for s in sorted(seeds, key=newest_first)
         if s.citekey
     )
     body = "\n".join(

@@ -18,9 +18,9 @@ from pathlib import Path
 import structlog
 from sqlalchemy.orm import Session
 
+from refnet.core.batching import chunks
 from refnet.db.base import utcnow
 from refnet.db.models import VaultFileKind
-from refnet.db.queries._dialect import chunks
 from refnet.db.queries.vault import (
     LinkedPaper,
     VaultFileRow,

@@ -15,6 +15,7 @@ from urllib.parse import quote
 import httpx
 import structlog
 
+from refnet.core.batching import chunks
 from refnet.core.errors import NotFound, PermanentError
 from refnet.sources.base import BATCH_LIMIT
 from refnet.sources.http_retry import RetryingJsonClient, RetryPolicy
@@ -40,11 +41,6 @@ LISTING_FIELDS = f"{LISTED_PAPER_FIELDS},{EDGE_FIELDS}"
 def _paper_path(paper_id: str, suffix: str = "") -> str:
     # Ids such as `DOI:10.1000/x` keep their slashes, as in the API's own examples.
     return f"/paper/{quote(paper_id.strip(), safe='/:')}{suffix}"
-
-
-def _chunks(ids: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
 
 
 def _parse_or_none(raw: Any) -> PaperRecord | None:
@@ -104,7 +100,7 @@ class SemanticScholarClient:
     ) -> list[PaperRecord | None]:
         """Full records in request order; None where the API does not know the id."""
         found: list[PaperRecord | None] = []
-        for chunk in _chunks(list(ids), BATCH_LIMIT):
+        for chunk in chunks(list(ids), BATCH_LIMIT):
             found.extend(self._batch(chunk, fields=fields))
         return found
 

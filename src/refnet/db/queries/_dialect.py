@@ -9,6 +9,8 @@ from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from refnet.core.batching import chunks
+
 
 def insert_for(session: Session, model: Any) -> Any:
     """A dialect insert that supports `on_conflict_do_nothing/do_update`.
@@ -23,10 +25,6 @@ def insert_for(session: Session, model: Any) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"RefNet supports PostgreSQL and SQLite, not {dialect}")
-
-
-def chunks(items: list[Any], size: int) -> list[list[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def insert_rows(

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from refnet.core.batching import chunks
 from refnet.db.base import utcnow
 from refnet.db.models import Citation
-from refnet.db.queries._dialect import chunks, insert_rows
+from refnet.db.queries._dialect import insert_rows
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,9 +10,10 @@ from sqlalchemy import Table, bindparam, case, func, select, update
 from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session, aliased
 
+from refnet.core.batching import chunks
 from refnet.db.base import utcnow
 from refnet.db.models import Citation, CrawlJob, FrontierEntry, FrontierState, JobStatus, Paper
-from refnet.db.queries._dialect import chunks, insert_rows
+from refnet.db.queries._dialect import insert_rows
 
 FRONTIER = cast(Table, FrontierEntry.__table__)
 IN_FRONTIER = (FrontierState.COLLECTED.value, FrontierState.EXPANDED.value)

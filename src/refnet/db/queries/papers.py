@@ -19,9 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from refnet.core.batching import chunks
 from refnet.db.base import utcnow
 from refnet.db.models import Author, CrawlState, Paper, PaperAuthor
-from refnet.db.queries._dialect import chunks, insert_rows, member_of
+from refnet.db.queries._dialect import insert_rows, member_of
 from refnet.sources.records import PaperRecord
 
 IN_CHUNK = 500
@@ -265,13 +266,12 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
     }
     author_ids: dict[str, int] = {}
     insert_rows(session, Author, list(authors.values()))
-    for part in chunks(list(authors), IN_CHUNK):
-        keys = part
+    for keys in chunks(list(authors), IN_CHUNK):
         found = session.execute(select(Author.key, Author.id).where(Author.key.in_(keys)))
         author_ids.update(found.all())
     paper_ids = [ids[r.s2_id] for r in records]
-    for part in chunks(paper_ids, IN_CHUNK):
-        session.execute(PAPER_AUTHORS.delete().where(PaperAuthor.paper_id.in_(part)))
+    for id_part in chunks(paper_ids, IN_CHUNK):
+        session.execute(PAPER_AUTHORS.delete().where(PaperAuthor.paper_id.in_(id_part)))
     links = {
         (ids[r.s2_id], position): author_ids[_author_key(a.s2_author_id, a.name)]
         for r in records

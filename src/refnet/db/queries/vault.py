@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, cast
 from sqlalchemy import Table, bindparam, case, func, select, union, update
 from sqlalchemy.orm import Session, aliased
 
+from refnet.core.batching import chunks
 from refnet.db.models import (
     COLLECTED_STATES,
     Author,
@@ -22,7 +23,7 @@ from refnet.db.models import (
     VaultFile,
     VaultFileKind,
 )
-from refnet.db.queries._dialect import chunks, insert_for
+from refnet.db.queries._dialect import insert_for
 
 IN_CHUNK = 500
 KNOWN_LIMIT = 50_000  # neighbour rows cached during one run (a few MB)
@@ -295,14 +296,15 @@ def _add_neighbours(
     for ids_part in chunks(sorted(wanted - known.keys()), IN_CHUNK):
         rows = connection.execute(select(*_linked_columns(Paper)).where(Paper.id.in_(ids_part)))
         known.update((row[0], LinkedPaper._make(row)) for row in rows.all())
-    order = {pid: _newest_first(known[pid]) for pid in wanted}
+    order = {pid: newest_first(known[pid]) for pid in wanted}
     for pairs, attribute in zip(edges, ("references", "cited_by"), strict=True):
         pairs.sort(key=lambda pair: order[pair[1]])
         for owner, far in pairs:
             getattr(notes[owner], attribute).append(known[far])
 
 
-def _newest_first(paper: LinkedPaper) -> tuple[int, str, str]:
+def newest_first(paper: LinkedPaper) -> tuple[int, str, str]:
+    """Sort key of listed papers: newest first, then by title (S2 id breaks ties)."""
     return (-(paper.year or 0), (paper.title or "").lower(), paper.s2_id)
 
 

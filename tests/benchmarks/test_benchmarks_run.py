@@ -1,0 +1,49 @@
+"""Every benchmark script runs end to end (at toy sizes) and prints one JSON line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_benchmark(module: str, *args: str) -> dict[str, object]:
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1, result.stdout
+    figures = json.loads(lines[0])
+    assert isinstance(figures, dict)
+    return figures
+
+
+def test_crawl_economy_benchmark(pg_url: str) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/refnet_bench_smoke"
+    figures = run_benchmark(
+        "benchmarks.crawl_economy",
+        "--graph", "600", "--papers", "120", "--interval", "0.02", "--database-url", url,
+    )  # fmt: skip
+    assert figures["identical_under_faults"] is True
+    assert figures["clean"]["papers"] == 120  # type: ignore[index]
+
+
+def test_vault_generation_benchmark() -> None:
+    figures = run_benchmark(
+        "benchmarks.vault_generation", "--papers", "200", "--stubs", "20", "--seeds", "2"
+    )
+    assert figures["sqlite"]["title_change"]["exact"] is True  # type: ignore[index]
+
+
+def test_extractive_summarizer_benchmark() -> None:
+    figures = run_benchmark("benchmarks.extractive_summarizer", "--papers", "2", "--pages", "2")
+    assert float(figures["extract_and_summarize_pages_per_s"]) > 0  # type: ignore[arg-type]
