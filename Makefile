@@ -1,41 +1,61 @@
 # RefNet developer commands. `make demo` and `make test` set up .venv by themselves.
+#
+# requirements.lock pins what RefNet needs to run (what a user's install and the image get);
+# requirements-dev.lock adds the test and lint tools at the same versions. Bytecode is compiled at
+# install (ours too), so processes start from .pyc files even where PYTHONDONTWRITEBYTECODE is set.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
-STAMP := $(VENV)/.installed-stamp
+RUNTIME_STAMP := $(VENV)/.runtime-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/refnet_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install demo test lint typecheck unit bench lock clean
+.PHONY: install install-dev demo test lint typecheck bench lock clean
 
-install: $(STAMP)
+install: $(RUNTIME_STAMP)
+install-dev: $(DEV_STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+
+# Each stamp syncs the venv to exactly its lock file, so switching between them adds or removes
+# the development tools.
+$(RUNTIME_STAMP): requirements.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q src
+	rm -f $(DEV_STAMP)
 	touch $@
 
-lock: $(VENV)
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+$(DEV_STAMP): requirements-dev.lock pyproject.toml | $(BIN)/uv
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q src
+	touch $@ $(RUNTIME_STAMP)
 
-demo: $(STAMP)
+lock: $(BIN)/uv
+	$(BIN)/uv pip compile --quiet pyproject.toml --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile --quiet pyproject.toml --extra dev --python-version 3.11 \
+		-c requirements.lock -o requirements-dev.lock
+
+demo: $(RUNTIME_STAMP)
 	$(BIN)/refnet demo
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
 test: lint typecheck
 	REFNET_TEST_DATABASE_URL=$(TEST_DATABASE_URL) REFNET_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.crawl_economy
 	$(BIN)/python -m benchmarks.vault_generation
 	$(BIN)/python -m benchmarks.extractive_summarizer
