@@ -1,41 +1,36 @@
 """The whole pipeline on the stack: real PostgreSQL, a real Redis broker and real Celery
 workers (one per queue), fed by fake Semantic Scholar, PDF hosts and an OpenAI-compatible LLM.
+
+Some PDF hosts are down for good: their papers are retried by themselves through the queue,
+then summarized from their abstracts, and nothing else waits for them.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 import sqlalchemy as sa
 from celery import Celery
 
-from refnet.core.config import Settings
-from refnet.core.tasks import CRAWL_SEEDS, GENERATE_VAULT, SUMMARIZE_JOB
+from refnet.core.handoff import CRAWL_SEEDS, GENERATE_VAULT, SUMMARIZE_JOB
 from refnet.crawler.params import CrawlParams
 from refnet.crawler.service import start_crawl
 from refnet.db.session import get_engine
 from refnet.summarizer.service import NOTHING_TO_SUMMARIZE
-from refnet.worker.celery_app import make_celery
-from refnet.worker.queues import QueueName
 from tests.fakes.llm_servers import FakeOpenAI
-from tests.fakes.pdf_host import FakePdfHost, pdf
+from tests.fakes.pdf_host import FakePdfHost, pdf, status
 from tests.fakes.s2_graph import SyntheticGraph, make_graph
 from tests.fakes.s2_server import FakeSemanticScholar
 from tests.support.network import stored_network
 from tests.support.pdfs import pdf_bytes
 from tests.support.vault import all_link_targets, paper_notes, read_note
+from tests.support.workers import CELERY, REFNET, running_workers, wait_for, wait_idle
 
-ROOT = Path(__file__).resolve().parents[2]
-VENV_BIN = Path(sys.executable).parent
 CORRUPT = b"%PDF-1.4\n" + b"\x00garbage" * 64
+DOWN = 7  # every 7th paper's PDF host answers 503, whatever we do
 
 
 @pytest.fixture
@@ -48,7 +43,11 @@ def pdf_host() -> Iterator[FakePdfHost]:
 def graph(pdf_host: FakePdfHost) -> SyntheticGraph:
     graph = make_graph(400, seed=21, pdf_base_url=pdf_host.url(""))
     for number, (paper_id, paper) in enumerate(graph.papers.items()):
-        if (paper.get("openAccessPdf") or {}).get("url"):
+        if not (paper.get("openAccessPdf") or {}).get("url"):
+            continue
+        if number % DOWN == 0:
+            pdf_host.route(f"/{paper_id}.pdf", status(503, retry_after=0.1))
+        else:
             body = CORRUPT if number % 5 == 0 else pdf_bytes(title=f"Synthetic paper {number}")
             pdf_host.route(f"/{paper_id}.pdf", pdf(body))
     return graph
@@ -77,69 +76,22 @@ def stack_env(
             "OPENAI_BASE_URL": llm.base_url,
             "OPENAI_API_KEY": "llm-test-key",
             "PDF__ALLOWLIST": '["127.0.0.0/8"]',
+            "PDF__ATTEMPTS": "2",
+            "SUMMARIZER__RETRY_DELAY": "0.2",
             "LOG_LEVEL": "INFO",
         }
 
 
 @pytest.fixture
-def workers(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Settings]:
+def workers(stack_env: dict[str, str], tmp_path: Path) -> Iterator[Celery]:
     """One worker per queue, started both ways the docs show."""
-    env = {**os.environ, **stack_env}
     commands = [
-        [str(VENV_BIN / "refnet"), "worker", "--queue", "crawler"],
-        [str(VENV_BIN / "celery"), "-A", "refnet.worker", "worker", "-Q", "summarizer", "-c", "1"],
-        [str(VENV_BIN / "refnet"), "worker", "--queue", "generator"],
+        [REFNET, "worker", "--queue", "crawler"],
+        [CELERY, "-A", "refnet.worker", "worker", "-Q", "summarizer", "-c", "1"],
+        [REFNET, "worker", "--queue", "generator"],
     ]
-    logs = [open(tmp_path / f"worker{i}.log", "wb") for i in range(len(commands))]  # noqa: SIM115
-    processes = [
-        subprocess.Popen(command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
-        for command, log in zip(commands, logs, strict=True)
-    ]
-    settings = Settings(
-        **{"database_url": stack_env["DATABASE_URL"], "redis_url": stack_env["REDIS_URL"]}
-    )
-    app = make_celery(settings)
-    try:
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=1.0)) < len(commands):
-            assert time.monotonic() < deadline, "workers did not start: " + _tail(tmp_path)
-        yield settings
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for log in logs:
-            log.close()
-
-
-def _tail(tmp_path: Path) -> str:
-    return "\n".join(p.read_text()[-3000:] for p in sorted(tmp_path.glob("worker*.log")))
-
-
-def wait_for(condition: Callable[[], bool], *, seconds: float, what: str, logs: Path) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{_tail(logs)}"
-        time.sleep(0.5)
-
-
-def wait_idle(app: Celery, settings: Settings, logs: Path) -> None:
-    """Until every queue is empty and no worker is running a task, twice in a row."""
-    client = redis.Redis.from_url(str(settings.redis_url))
-    quiet = 0
-    deadline = time.monotonic() + 60
-    while quiet < 2:
-        assert time.monotonic() < deadline, "workers never went idle\n" + _tail(logs)
-        queued = sum(int(client.llen(queue.value)) for queue in QueueName)
-        active = app.control.inspect(timeout=1.0).active() or {}
-        busy = queued or any(tasks for tasks in active.values())
-        quiet = 0 if busy else quiet + 1
-        time.sleep(0.3)
-    client.close()
+    with running_workers(commands, stack_env, tmp_path) as app:
+        yield app
 
 
 def scalar(url: str, sql: str) -> int:
@@ -153,7 +105,7 @@ def hub(graph: SyntheticGraph) -> str:
 
 
 def test_crawl_summarize_generate_on_real_workers(
-    workers: Settings,
+    workers: Celery,
     stack_env: dict[str, str],
     graph: SyntheticGraph,
     llm: FakeOpenAI,
@@ -161,7 +113,8 @@ def test_crawl_summarize_generate_on_real_workers(
 ) -> None:
     url = stack_env["DATABASE_URL"]
     vault = Path(stack_env["VAULT_DIR"])
-    app = make_celery(workers)
+    app = workers
+    redis_url = stack_env["REDIS_URL"]
     job_id, _ = start_crawl(
         database_url=url,
         seeds=[hub(graph)],
@@ -175,11 +128,11 @@ def test_crawl_summarize_generate_on_real_workers(
         settled = scalar(url, "SELECT count(*) FROM summaries WHERE status IN ('done', 'failed')")
         done = scalar(url, "SELECT count(*) FROM summaries WHERE status = 'done'")
         notes = list((vault / "papers").glob("*.md")) if vault.exists() else []
-        from_llm = sum(read_note(p).properties.get("summary_source") == "llm" for p in notes)
+        from_llm = sum(read_note(p).properties.get("summary_provider") == "openai" for p in notes)
         return collected == 40 and settled == 40 and len(notes) == 40 and from_llm == done
 
     wait_for(pipeline_done, seconds=180, what="crawl, summaries and notes", logs=tmp_path)
-    wait_idle(app, workers, tmp_path)
+    wait_idle(app, redis_url, tmp_path)
 
     # Every summary was paid for exactly once, from PDF text where a usable PDF existed; a
     # paper with neither PDF, abstract nor TL;DR failed with that reason.
@@ -193,6 +146,17 @@ def test_crawl_summarize_generate_on_real_workers(
     assert reasons <= {NOTHING_TO_SUMMARIZE}
     assert scalar(url, "SELECT count(*) FROM summaries WHERE input_kind='pdf'") > 0
     assert scalar(url, "SELECT count(*) FROM pdf_documents WHERE status='failed'") > 0
+
+    # Papers whose PDF host stayed down were tried twice, queued again by themselves, then
+    # summarized from their abstracts; their PDFs wait for a later try.
+    retrying = scalar(url, "SELECT count(*) FROM pdf_documents WHERE status='retrying'")
+    assert retrying > 0
+    assert retrying == scalar(
+        url,
+        "SELECT count(*) FROM summaries s JOIN pdf_documents p USING (paper_id) "
+        "WHERE p.status = 'retrying' AND s.status = 'done' AND s.input_kind = 'abstract' "
+        "AND p.attempts = 2",
+    )
 
     # The vault is a faithful picture of the stored network.
     network = stored_network(url)
@@ -214,10 +178,21 @@ def test_crawl_summarize_generate_on_real_workers(
     note_path = next(iter(notes.values())).path
     note_path.write_text(note_path.read_text() + "\nMy own thoughts on this paper.\n")
     app.send_task(SUMMARIZE_JOB, kwargs={"job_id": job_id})
-    wait_idle(app, workers, tmp_path)
+    wait_idle(app, redis_url, tmp_path)
     for _ in range(2):
         app.send_task(GENERATE_VAULT, kwargs={"full": True})
-        wait_idle(app, workers, tmp_path)
+        wait_idle(app, redis_url, tmp_path)
     assert llm.request_count == done
     assert "My own thoughts on this paper." in note_path.read_text()
     assert read_note(note_path).properties["s2_id"] in network.papers
+
+    # Every line every worker wrote is one JSON object (Celery's own lines included).
+    for log_file in sorted(tmp_path.glob("worker*.log")):
+        lines = log_file.read_text().splitlines()
+        assert lines, f"{log_file.name} is empty"
+        for line in lines:
+            entry = json.loads(line)
+            assert {"event", "level", "timestamp"} <= set(entry), line
+    events = {json.loads(line)["event"] for line in (tmp_path / "worker1.log").open()}
+    assert "worker_started" in events
+    assert any(str(event).startswith("Task refnet.summarizer") for event in events)

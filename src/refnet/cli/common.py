@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import exc as sa_exc
 
 from refnet.core.config import Settings, get_settings
-from refnet.core.errors import InvalidInput, RefNetError
+from refnet.core.errors import InvalidInput, RefNetError, TransientError
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
+from refnet.db.session import is_transient
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 app = typer.Typer(
     help="RefNet: map the citation network around research papers.", no_args_is_help=True
@@ -43,22 +48,44 @@ def errors_as_messages() -> Iterator[None]:
         yield
     except InvalidInput as exc:
         fail(str(exc), EXIT_USAGE)
+    except TransientError as exc:
+        fail(f"{exc}; try again later", EXIT_PAUSED)
     except RefNetError as exc:
         fail(str(exc))
     except sa_exc.ArgumentError as exc:
         fail(f"DATABASE_URL is not a database URL RefNet can use: {exc}", EXIT_USAGE)
     except sa_exc.OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        if is_transient(exc):
+            fail(f"database unavailable: {reason}; try again later", EXIT_PAUSED)
         fail(f"cannot use the database: {reason}")
 
 
 def load_settings(verbose: bool = False) -> Settings:
     try:
         settings = get_settings()
-    except Exception as exc:  # pydantic's ValidationError names the bad variable
+    except ValidationError as exc:  # configured never to show the values it read
+        fail(f"invalid configuration:\n{describe_settings_errors(exc)}", EXIT_USAGE)
+    except InvalidInput as exc:
         fail(f"invalid configuration: {exc}", EXIT_USAGE)
     configure_logging(level="INFO" if verbose else "WARNING", fmt=settings.log_format)
     return settings
+
+
+def describe_settings_errors(exc: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable, without its value."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "__".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  {name or 'settings'}: {error['msg']}")
+    return "\n".join(lines)
+
+
+def start_pipeline(settings: Settings) -> Celery:
+    """Let this command hand work on: to the workers with a broker, else run it here."""
+    from refnet.worker.celery_app import start_pipeline as start
+
+    return start(settings)
 
 
 def ready_database(settings: Settings) -> str:

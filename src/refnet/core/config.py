@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -46,6 +46,11 @@ class SummarizerSettings(BaseModel):
     timeout: float = Field(default=60.0, gt=0)
     fetch_pdfs: bool = True
     papers_per_task: int = Field(default=20, ge=1)
+    # Claims of one summary before a passing failure (provider or PDF host down) fails it; the
+    # pending sweep offers failed summaries again.
+    max_attempts: int = Field(default=5, ge=1)
+    # Seconds before the first retry of such a paper, doubling with every attempt (at most 30 min).
+    retry_delay: float = Field(default=30.0, ge=0)
 
 
 class PdfSettings(BaseModel):
@@ -53,6 +58,13 @@ class PdfSettings(BaseModel):
     timeout: float = Field(default=30.0, gt=0)
     max_redirects: int = Field(default=5, ge=0)
     max_pages: int = Field(default=40, ge=1)
+    # Reading one PDF happens in a child process with these limits.
+    extract_timeout: float = Field(default=60.0, gt=0)
+    extract_memory_mb: int = Field(default=1024, ge=64)
+    # Passing failures (timeouts, 429, 5xx) before the abstract is summarized instead; the PDF is
+    # tried again this many hours later, then twice as late each time.
+    attempts: int = Field(default=3, ge=1)
+    retry_later_hours: float = Field(default=24.0, gt=0)
     # Hosts or CIDR networks that may be fetched although private (e.g. "127.0.0.0/8").
     allowlist: list[str] = Field(default_factory=list)
 
@@ -82,6 +94,7 @@ class Settings(BaseSettings):
         env_nested_delimiter="__",
         extra="ignore",
         populate_by_name=True,
+        hide_input_in_errors=True,  # an error about one setting must never print the others
     )
 
     environment: Literal["development", "test", "production"] = "development"
@@ -95,6 +108,9 @@ class Settings(BaseSettings):
     semantic_scholar_rate: float | None = Field(default=None, gt=0)
     semantic_scholar_timeout: float = Field(default=30.0, gt=0)
     semantic_scholar_max_retries: int = Field(default=6, ge=0)
+    # Longest a caller waits for the shared rate limiter (or a Retry-After) in place; past it,
+    # a worker's task is re-queued with that countdown instead of holding the worker.
+    semantic_scholar_max_wait: float = Field(default=60.0, ge=1)
 
     crawl: CrawlSettings = CrawlSettings()
     summarizer: SummarizerSettings = SummarizerSettings()
@@ -127,6 +143,23 @@ class Settings(BaseSettings):
             FileSecretsSource(settings_cls),
             dotenv_settings,
         )
+
+    @field_validator("database_url")
+    @classmethod
+    def _a_database_refnet_runs_on(cls, url: str | None) -> str | None:
+        """PostgreSQL (through psycopg, whatever driver the URL names) or SQLite."""
+        if not url or not url.strip():
+            return None
+        scheme, separator, rest = url.strip().partition("://")
+        if not separator:
+            raise ValueError(
+                "is not a URL; use postgresql://USER:PASSWORD@HOST:5432/DB or sqlite:///PATH"
+            )
+        if scheme in ("postgres", "postgresql") or scheme.startswith("postgresql+"):
+            return f"postgresql+psycopg://{rest}"
+        if scheme in ("sqlite", "sqlite+pysqlite"):
+            return f"sqlite://{rest}"
+        raise ValueError(f"names {scheme!r}; RefNet runs on PostgreSQL (postgresql://…) or SQLite")
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:

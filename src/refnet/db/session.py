@@ -1,15 +1,37 @@
-"""Engine per process, session per unit of work."""
+"""Engine per process, session per unit of work.
+
+Failures that pass by themselves (a deadlock, a serialization conflict, a dropped or refused
+connection, a locked SQLite file) leave `session_scope` as `TransientError`, so every caller
+retries them like any other passing failure; the transaction was rolled back, and repeating it
+is safe because every unit of work is idempotent.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
+
+from refnet.core.errors import TransientError
+
+# SQLSTATEs that say "try again": serialization failure, deadlock, lock not available, the
+# server shutting down or starting, too many connections. Class 08 is any connection exception.
+TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "55P03", "57P01", "57P02", "57P03", "53300"})
+# psycopg's connection failures carry no SQLSTATE; these say it is the configuration (a wrong
+# name, user or password), not an outage.
+_MISCONFIGURED = (
+    "does not exist",
+    "authentication failed",
+    "no password supplied",
+    "permission denied",
+    "no pg_hba.conf entry",
+)
 
 
 def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -54,11 +76,41 @@ def session_scope(url: str) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except sa_exc.DBAPIError as exc:
+        _rollback_quietly(session)
+        if is_transient(exc):
+            raise TransientError(f"database unavailable or busy: {_first_line(exc)}") from exc
+        raise
     except BaseException:
-        session.rollback()
+        _rollback_quietly(session)
         raise
     finally:
         session.close()
+
+
+def is_transient(exc: sa_exc.DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        return True
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+    if not isinstance(exc, sa_exc.OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    if "database is locked" in text or "database table is locked" in text:
+        return True  # SQLite: another writer held the file past the busy timeout
+    # psycopg: the server could not be reached or went away (connection refused, reset, closed)
+    is_psycopg = type(exc.orig).__module__.startswith("psycopg")
+    return is_psycopg and not any(reason in text for reason in _MISCONFIGURED)
+
+
+def _first_line(exc: sa_exc.DBAPIError) -> str:
+    return (str(exc.orig).strip().splitlines() or [type(exc.orig).__name__])[0]
+
+
+def _rollback_quietly(session: Session) -> None:
+    with suppress(sa_exc.DBAPIError):  # the connection is gone; the pool discards it
+        session.rollback()
 
 
 def dispose_engines() -> None:

@@ -7,11 +7,11 @@ from typing import Any
 from celery import shared_task
 
 from refnet.core.config import get_settings
-from refnet.core.tasks import GENERATE_POLICY, GENERATE_VAULT, vault_update_started
+from refnet.core.handoff import GENERATE_VAULT, vault_update_started
 from refnet.generator.service import generate_vault
 
 
-@shared_task(name=GENERATE_VAULT, **GENERATE_POLICY)
+@shared_task(name=GENERATE_VAULT)
 def generate_vault_task(full: bool = False) -> dict[str, Any]:
     """Write the notes whose inputs changed (every note with `full`)."""
     vault_update_started()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from refnet.sources.records import CitationRecord, PaperRecord
+from refnet.core.records import CitationRecord, PaperRecord
 
 BATCH_LIMIT = 500
 

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from refnet.core.errors import InvalidInput, NotFound
+from refnet.core.records import CitationRecord, PaperRecord
 from refnet.sources.records import (
-    CitationRecord,
-    PaperRecord,
     normalize_arxiv,
     normalize_doi,
     parse_paper,

@@ -2,7 +2,11 @@
 
 With a broker (CELERY_BROKER_URL, else REDIS_URL) tasks go to per-component queues served by
 `refnet worker --queue NAME`; without one (the embedded default) they run in the calling
-process, eagerly, through the same task code.
+process through the same task code (`worker.dispatch.InProcessDispatcher`).
+
+`app` below is what `celery -A refnet.worker …` loads. Creating it configures nothing else:
+logging and hand-offs are set up by the worker's signals (`worker.signals`) or by the entry point
+that runs tasks in-process (`start_pipeline`).
 """
 
 from __future__ import annotations
@@ -11,15 +15,20 @@ from celery import Celery
 from kombu import Queue
 
 from refnet.core.config import Settings, get_settings
-from refnet.core.logging import configure_logging
-from refnet.core.tasks import VISIBILITY_TIMEOUT, use_app
+from refnet.worker.dispatch import start_dispatching
+from refnet.worker.policies import VISIBILITY_TIMEOUT, task_annotations
 from refnet.worker.queues import DEFAULT_QUEUE, TASK_ROUTES, QueueName
 
 TASK_MODULES = ["refnet.crawler.tasks", "refnet.summarizer.tasks", "refnet.generator.tasks"]
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("refnet", include=TASK_MODULES, set_as_current=True)
+    app = Celery(
+        "refnet",
+        include=TASK_MODULES,
+        task_cls="refnet.worker.policies:RefNetTask",
+        set_as_current=True,
+    )
     broker = settings.broker_url
     app.conf.update(
         broker_url=broker or "memory://",
@@ -29,21 +38,28 @@ def make_celery(settings: Settings) -> Celery:
         task_default_queue=DEFAULT_QUEUE.value,
         task_queues=[Queue(name.value) for name in QueueName],
         task_routes=TASK_ROUTES,
+        task_annotations=task_annotations(),
         task_serializer="json",
         accept_content=["json"],
         worker_prefetch_multiplier=1,
         worker_hijack_root_logger=False,
+        worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
         timezone="UTC",
         enable_utc=True,
     )
+    app.loader.import_default_modules()
     return app
 
 
-configure_logging(level=get_settings().log_level, fmt=get_settings().log_format)
+def start_pipeline(settings: Settings) -> Celery:
+    """An app for this process, with every hand-off going through it (entry points call this)."""
+    app = make_celery(settings)
+    start_dispatching(app, settings)
+    return app
+
+
 app = make_celery(get_settings())
-app.loader.import_default_modules()
-use_app(app)
 
 import refnet.worker.signals  # noqa: E402, F401  (connects the signal handlers)

@@ -1,11 +1,79 @@
-"""Celery signals: every log line of a task carries its task id and name."""
+"""Celery signals: logging set up by us, hand-offs through the worker's app, task context in logs.
+
+Connecting a `setup_logging` receiver stops Celery from configuring logging itself; ours routes
+Celery's records (and Python warnings) through structlog, from the worker's first moment
+(`celeryd_init`), so a worker writes JSON lines only. Celery's plain-text banner and its
+shutdown line are replaced by the events `worker_started` and `worker_stopping`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import structlog
-from celery.signals import task_postrun, task_prerun
+from celery import platforms
+from celery.signals import (
+    celeryd_after_setup,
+    celeryd_init,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_ready,
+    worker_shutting_down,
+)
+
+from refnet.core.config import get_settings
+from refnet.core.logging import configure_logging
+from refnet.worker.dispatch import start_dispatching
+
+log = structlog.get_logger(__name__)
+
+
+@setup_logging.connect
+def configure_worker_logging(loglevel: Any = None, **_: Any) -> None:
+    settings = get_settings()
+    level = loglevel if isinstance(loglevel, str) else settings.log_level
+    configure_logging(level=level, fmt=settings.log_format)
+
+
+@celeryd_init.connect
+def configure_logging_early(options: dict[str, Any] | None = None, **_: Any) -> None:
+    configure_worker_logging((options or {}).get("loglevel"))
+
+
+@worker_init.connect
+def dispatch_through_the_worker_app(sender: Any = None, **_: Any) -> None:
+    start_dispatching(sender.app, get_settings())
+
+
+@celeryd_after_setup.connect
+def announce_worker(sender: str, instance: Any, **_: Any) -> None:
+    instance.quiet = True  # the banner is plain text; this event says the same as JSON
+    log.info(
+        "worker_started",
+        hostname=sender,
+        queues=sorted(queue.name for queue in instance.app.amqp.queues.consume_from.values()),
+        concurrency=instance.concurrency,
+    )
+
+
+@worker_ready.connect
+def log_warm_shutdown(sender: Any = None, **_: Any) -> None:
+    """Replace Celery's SIGTERM handler (which prints a plain-text line) with one that says the
+    same as a log event and then asks for the same warm shutdown."""
+    hostname = getattr(sender, "hostname", None)
+
+    def warm_shutdown(*_: Any) -> None:
+        from celery.worker import state
+
+        log.info("worker_stopping", hostname=hostname, how="warm")
+        try:
+            worker_shutting_down.send(sender=hostname, sig="SIGTERM", how="Warm", exitcode=0)
+        finally:
+            state.should_stop = 0  # type: ignore[assignment]  # as Celery sets it: warm shutdown
+
+    platforms.signals["SIGTERM"] = warm_shutdown
 
 
 @task_prerun.connect

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import ast
+from pathlib import Path
+
 import pytest
+from celery.exceptions import Retry
 
 from refnet.core.config import Settings
 from refnet.core.errors import TransientError
-from refnet.core.tasks import VISIBILITY_TIMEOUT
 from refnet.worker.celery_app import make_celery
+from refnet.worker.policies import (
+    MAX_RETRY_DELAY,
+    TIME_LIMITS,
+    VISIBILITY_TIMEOUT,
+    RefNetTask,
+    retry_countdown,
+)
 
+SRC = Path(__file__).resolve().parents[3] / "src" / "refnet"
 EXPECTED_QUEUES = {
     "refnet.crawler.crawl_seeds": "crawler",
     "refnet.summarizer.summarize_job": "summarizer",
@@ -16,11 +27,11 @@ EXPECTED_QUEUES = {
     "refnet.summarizer.summarize_papers": "summarizer",
     "refnet.generator.generate_vault": "generator",
 }
+STACK = Settings(redis_url="redis://127.0.0.1:6379/15")
 
 
 def test_every_task_has_a_stable_name_and_a_queue() -> None:
-    app = make_celery(Settings(redis_url="redis://127.0.0.1:6379/15"))
-    app.loader.import_default_modules()
+    app = make_celery(STACK)
     ours = {name for name in app.tasks if name.startswith("refnet.")}
     assert ours == set(EXPECTED_QUEUES)
     for name, queue in EXPECTED_QUEUES.items():
@@ -29,7 +40,7 @@ def test_every_task_has_a_stable_name_and_a_queue() -> None:
 
 
 def test_unrouted_tasks_go_to_maintenance() -> None:
-    app = make_celery(Settings(redis_url="redis://127.0.0.1:6379/15"))
+    app = make_celery(STACK)
     assert app.amqp.router.route({}, "refnet.maintenance.backup_database")["queue"].name == (
         "maintenance"
     )
@@ -47,16 +58,78 @@ def test_broker_url_prefers_celery_broker_url() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_QUEUES))
-def test_tasks_are_safe_to_redeliver_and_retry_transient_errors(name: str) -> None:
-    app = make_celery(Settings(redis_url="redis://127.0.0.1:6379/15"))
-    app.loader.import_default_modules()
-    task = app.tasks[name]
-    assert task.acks_late and task.reject_on_worker_lost
-    assert TransientError in task.autoretry_for
-    assert task.max_retries and task.time_limit
-    assert task.time_limit + (task.retry_backoff_max or 0) < VISIBILITY_TIMEOUT
+def test_tasks_are_safe_to_redeliver_and_have_time_limits(name: str) -> None:
+    task = make_celery(STACK).tasks[name]
+    assert isinstance(task, RefNetTask)
+    assert task.acks_late and task.reject_on_worker_lost and task.max_retries
+    assert (task.soft_time_limit, task.time_limit) == TIME_LIMITS[name]
+    assert task.soft_time_limit < task.time_limit
+    assert task.time_limit + MAX_RETRY_DELAY < VISIBILITY_TIMEOUT
 
 
 def test_visibility_timeout_reaches_the_broker() -> None:
-    app = make_celery(Settings(redis_url="redis://127.0.0.1:6379/15"))
+    app = make_celery(STACK)
     assert app.conf.broker_transport_options["visibility_timeout"] == VISIBILITY_TIMEOUT
+
+
+def test_retry_countdown_honours_retry_after_and_backs_off() -> None:
+    assert retry_countdown(0, 300.0) >= 300.0
+    assert retry_countdown(0, 5000.0) == MAX_RETRY_DELAY  # never beyond the broker's patience
+    early = [retry_countdown(0, None) for _ in range(50)]
+    late = [retry_countdown(6, None) for _ in range(50)]
+    assert min(early) > 0 and max(early) <= 15
+    assert min(late) > max(early)
+    assert max(late) <= MAX_RETRY_DELAY
+
+
+def test_a_transient_failure_on_a_worker_is_retried_after_its_retry_after() -> None:
+    app = make_celery(STACK)
+
+    @app.task(name="refnet.test.flaky", shared=False)
+    def flaky() -> None:
+        raise TransientError("Semantic Scholar asked us to wait", retry_after=600)
+
+    flaky.push_request(is_eager=False, called_directly=False, retries=0, id="t1")
+    try:
+        with pytest.raises(Retry) as retried:
+            flaky()
+    finally:
+        flaky.pop_request()
+    assert retried.value.when >= 600  # the countdown, in seconds
+
+
+def test_in_process_a_transient_failure_reaches_the_caller_as_itself() -> None:
+    app = make_celery(Settings())
+
+    @app.task(name="refnet.test.flaky_here", shared=False)
+    def flaky_here() -> None:
+        raise TransientError("down", retry_after=5)
+
+    with pytest.raises(TransientError, match="down"):
+        flaky_here.apply(throw=True)
+
+
+LAYERS = {"core": 0, "db": 1, "sources": 2, "crawler": 3, "summarizer": 3, "generator": 3}
+LAYERS |= {"worker": 4, "api": 4, "cli": 5}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return {name for name in found if name.startswith("refnet.")}
+
+
+def test_imports_go_one_way() -> None:
+    """core → db → sources → {crawler, summarizer, generator} → {worker, api} (DESIGN.md §2);
+    components never import each other, and nothing below the workers imports Celery wiring."""
+    for package, level in LAYERS.items():
+        for path in (SRC / package).rglob("*.py"):
+            for module in _imports(path):
+                other = module.split(".")[1]
+                if other not in LAYERS or other == package:
+                    continue
+                wrong = LAYERS[other] > level or (LAYERS[other] == level == 3)
+                assert not wrong, f"{path.relative_to(SRC)} imports {module}"

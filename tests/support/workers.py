@@ -1,0 +1,81 @@
+"""Real Celery workers for end-to-end tests: started as the docs show, stopped with SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+from celery import Celery
+
+from refnet.core.config import Settings
+from refnet.worker.celery_app import make_celery
+from refnet.worker.queues import QueueName
+
+VENV_BIN = Path(sys.executable).parent
+REFNET = str(VENV_BIN / "refnet")
+CELERY = str(VENV_BIN / "celery")
+
+
+@contextmanager
+def running_workers(
+    commands: Sequence[Sequence[str]], env: dict[str, str], logs: Path
+) -> Iterator[Celery]:
+    """Start `commands` (one worker each, output to `logs/worker<i>.log`); yields an app that
+    talks to them, once every one answers a ping."""
+    environment = {**os.environ, **env}
+    files = [open(logs / f"worker{i}.log", "wb") for i in range(len(commands))]  # noqa: SIM115
+    processes = [
+        subprocess.Popen(
+            list(command), env=environment, cwd=logs, stdout=out, stderr=subprocess.STDOUT
+        )
+        for command, out in zip(commands, files, strict=True)
+    ]
+    app = make_celery(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]))
+    try:
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=1.0)) < len(commands):
+            assert time.monotonic() < deadline, "workers did not start: " + tail(logs)
+        yield app
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        for out in files:
+            out.close()
+
+
+def tail(logs: Path) -> str:
+    return "\n".join(p.read_text()[-3000:] for p in sorted(logs.glob("worker*.log")))
+
+
+def wait_for(condition: Callable[[], bool], *, seconds: float, what: str, logs: Path) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{tail(logs)}"
+        time.sleep(0.5)
+
+
+def wait_idle(app: Celery, redis_url: str, logs: Path) -> None:
+    """Until every queue is empty and no worker is running a task, twice in a row."""
+    client = redis.Redis.from_url(redis_url)
+    quiet = 0
+    deadline = time.monotonic() + 60
+    while quiet < 2:
+        assert time.monotonic() < deadline, "workers never went idle\n" + tail(logs)
+        queued = sum(int(client.llen(queue.value)) for queue in QueueName)
+        active = app.control.inspect(timeout=1.0).active() or {}
+        busy = queued or any(tasks for tasks in active.values())
+        quiet = 0 if busy else quiet + 1
+        time.sleep(0.3)
+    client.close()
