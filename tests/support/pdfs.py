@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import random
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -146,6 +147,43 @@ def make_unicode_pdf(path: Path, lines: Sequence[str], *, font: Path = DEJAVU) -
     for slot, line in enumerate(lines, start=1):
         pdf.text(LEFT, TOP + slot * LINE, line)
     pdf.output(str(path))
+    return path
+
+
+def make_operator_bomb_pdf(path: Path, *, pages: int = 2, operators: int = 3_000_000) -> Path:
+    """A small file whose pages each draw millions of tiny text operators: a few hundred KB on
+    disk that take pypdf hundreds of MB and seconds per page to read (a hostile PDF)."""
+    content = b"BT /F1 1 Tf " + b"(a) Tj 0 0 Td " * operators + b"ET"
+    stream = zlib.compress(content, 9)
+    kids = " ".join(f"{3 + 2 * n} 0 R" for n in range(pages))
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
+    ]
+    font = 3 + 2 * pages
+    for n in range(pages):
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * n} 0 R "
+            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+        )
+        objects.append(
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
+            + stream
+            + b"\nendstream"
+        )
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    table = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        table,
+    )
+    path.write_bytes(bytes(out))
     return path
 
 

@@ -17,16 +17,18 @@ from refnet.cli.common import (
     load_settings,
     papers_app,
     ready_database,
+    start_pipeline,
     watch_app,
 )
-from refnet.cli.render import render_outcome, render_paper, render_stats
+from refnet.cli.render import render_job_summaries, render_outcome, render_paper, render_stats
+from refnet.core.config import Settings
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlOutcome, CrawlParams, CrawlProgress
 from refnet.crawler.service import run_crawl, start_crawl
 from refnet.crawler.watch import recrawl_watched, watch_seeds
 from refnet.db import migrate
 from refnet.db.models import JobStatus
-from refnet.db.queries.lookups import lookup_paper
+from refnet.db.queries.lookups import get_paper_with_neighbours, lookup_paper
 from refnet.db.session import session_scope
 from refnet.sources.base import PaperSource
 from refnet.sources.factory import SOURCE_FORMS, open_source
@@ -80,18 +82,24 @@ def crawl(
             console.print(f"Resuming crawl job {job_id} where it stopped.")
         outcome = _run_with_progress(job_id, url, paper_source, params.max_papers)
         if pipeline and outcome.status == JobStatus.COMPLETED:
-            _hand_off(job_id, queued=settings.broker_url is not None)
+            _hand_off(settings, job_id)
     _exit_for(outcome)
 
 
-def _hand_off(job_id: int, *, queued: bool) -> None:
-    from refnet.core.tasks import SUMMARIZE_JOB, enqueue
+def _hand_off(settings: Settings, job_id: int) -> None:
+    """Summaries of the job's papers and a vault update: queued for the workers with a broker,
+    else done here before the command returns."""
+    from refnet.core.handoff import SUMMARIZE_JOB, enqueue
 
-    if queued:
+    start_pipeline(settings)
+    if settings.broker_url is not None:
+        enqueue(SUMMARIZE_JOB, job_id=job_id)
         console.print("Summaries and vault update queued for the workers.")
-    else:
-        console.print("Summarizing the new papers and updating the vault…")
+        return
+    console.print("Summarizing the new papers and updating the vault…")
     enqueue(SUMMARIZE_JOB, job_id=job_id)
+    with session_scope(settings.effective_database_url) as session:
+        render_job_summaries(console, session, job_id=job_id, vault_dir=settings.vault_dir)
 
 
 def _run_with_progress(
@@ -158,7 +166,8 @@ def papers_show(paper_id: str = typer.Argument(..., help="Any id form `crawl` ac
         ref = parse_paper_id(paper_id)
         url = ready_database(settings)
         with session_scope(url) as session:
-            paper = lookup_paper(session=session, api_id=ref.api_id, title=ref.title)
+            found = lookup_paper(session=session, api_id=ref.api_id, title=ref.title)
+            paper = found and get_paper_with_neighbours(session=session, paper_id=found.id)
             if paper is None:
                 fail(f"no stored paper matches {paper_id!r}; crawl it first")
             render_paper(console, paper)
@@ -205,6 +214,6 @@ def recrawl(
         render_outcome(console, outcome, seconds=None)
         if pipeline and outcome.status == JobStatus.COMPLETED:
             with errors_as_messages():
-                _hand_off(outcome.job_id, queued=settings.broker_url is not None)
+                _hand_off(settings, outcome.job_id)
     for outcome in outcomes:
         _exit_for(outcome)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,10 +25,10 @@ from refnet.cli.common import (
     fail,
     load_settings,
     ready_database,
+    start_pipeline,
 )
 from refnet.cli.render import render_pipeline_totals, render_vault_report
 from refnet.core.config import get_settings
-from refnet.core.errors import TransientError
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlParams
 from refnet.crawler.service import start_crawl
@@ -47,9 +48,15 @@ def summarize(
     provider: str | None = typer.Option(None, help="extractive, anthropic or openai."),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ) -> None:
-    """Summarize papers (their open-access PDF, else abstract or TL;DR), then update the vault."""
-    from refnet.core.tasks import request_vault_update
+    """Summarize papers (their open-access PDF, else abstract or TL;DR), then update the vault.
+
+    A paper that fails for a passing reason (its PDF host or the provider did not answer) is
+    tried again after the others, up to its attempts; then it is summarized from its abstract
+    (a PDF host down) or left for the next `--pending` run (the provider down).
+    """
+    from refnet.core.handoff import request_vault_update
     from refnet.summarizer.factory import make_summarizer
+    from refnet.summarizer.service import RETRY
 
     settings = load_settings(verbose)
     if bool(paper_ids) == pending:
@@ -62,7 +69,7 @@ def summarize(
                 ids = papers_needing_summary(session=session, key=summarizer.key)
             else:
                 ids = [_stored_paper_id(session, paper_id) for paper_id in paper_ids]
-        outcomes: dict[str, int] = {}
+        outcomes: Counter[str] = Counter()
         with Progress(
             TextColumn("[bold]summarize"),
             BarColumn(),
@@ -72,22 +79,25 @@ def summarize(
             disable=not console.is_terminal,
         ) as bar:
             task = bar.add_task("summarize", total=len(ids))
-            for paper_id in ids:
-                try:
-                    status = summarizer.summarize(paper_id)
-                except TransientError as exc:
-                    status = "retry later"
-                    console.print(f"paper {paper_id}: {exc}", highlight=False)
-                outcomes[status] = outcomes.get(status, 0) + 1
-                bar.advance(task)
-        if summarizer.fetcher is not None:
-            summarizer.fetcher.close()
+            todo = ids
+            while todo:  # every retry counts an attempt, so this ends
+                again = []
+                for paper_id in todo:
+                    outcome = summarizer.summarize(paper_id)
+                    if outcome.status == RETRY:
+                        again.append(paper_id)
+                        continue
+                    outcomes[outcome.status] += 1
+                    bar.advance(task)
+                todo = again
+        summarizer.close()
         console.print(
             "Summaries: " + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "none"),
             highlight=False,
         )
+        start_pipeline(settings)
         request_vault_update()
-    if outcomes.get("failed") or outcomes.get("retry later"):
+    if outcomes.get("failed"):
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -119,9 +129,11 @@ def generate(
 def worker(
     queue: QueueName = typer.Option(..., "--queue", "-Q", help="The queue this worker serves."),
     concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
-    loglevel: str = typer.Option("INFO", "--loglevel", "-l"),
+    loglevel: str | None = typer.Option(None, "--loglevel", "-l", help="Default: LOG_LEVEL."),
 ) -> None:
-    """Serve one queue (same as `celery -A refnet.worker worker -Q QUEUE`)."""
+    """Serve one queue (same as `celery -A refnet.worker worker -Q QUEUE`).
+
+    Its logs are JSON lines on stderr (LOG_FORMAT=console for people)."""
     settings = load_settings()
     if settings.broker_url is None:
         fail("a worker needs a broker: set REDIS_URL or CELERY_BROKER_URL", 2)
@@ -135,7 +147,7 @@ def worker(
             "--concurrency",
             str(concurrency),
             "--loglevel",
-            loglevel,
+            loglevel or settings.log_level,
             "--hostname",
             f"{queue.value}@%h",
         ]
@@ -171,12 +183,13 @@ def _demo_environment() -> Iterator[None]:
 
 
 def _run_demo() -> None:
-    from refnet.core.tasks import CRAWL_SEEDS, enqueue, use_app
+    from refnet.core.handoff import CRAWL_SEEDS, enqueue, use_dispatcher
     from refnet.worker.celery_app import make_celery
+    from refnet.worker.dispatch import start_dispatching
 
     settings = load_settings()
     started = time.monotonic()
-    previous_app = use_app(make_celery(settings))  # eager: every stage runs here
+    previous = start_dispatching(make_celery(settings), settings)  # every stage runs here
     try:
         with errors_as_messages():
             url = ready_database(settings)
@@ -198,7 +211,7 @@ def _run_demo() -> None:
                     seconds=time.monotonic() - started,
                 )
     finally:
-        use_app(previous_app)
+        use_dispatcher(previous)
     vault = Path(settings.vault_dir).resolve()
     console.print(
         f"\nOpen it in Obsidian: “Open folder as vault” → {vault}\n"

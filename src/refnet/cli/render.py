@@ -13,7 +13,7 @@ from refnet.crawler.params import CrawlOutcome
 from refnet.db.models import Paper
 from refnet.db.queries.crawl import list_jobs
 from refnet.db.queries.lookups import most_cited_in_network, paper_counts
-from refnet.db.queries.summaries import summary_counts
+from refnet.db.queries.summaries import job_summary_counts, summary_counts
 from refnet.db.queries.vault import vault_file_counts
 
 if TYPE_CHECKING:
@@ -95,6 +95,29 @@ def render_stats(console: Console, session: Session) -> None:
             ", ".join(job.seeds),
         )
     console.print(jobs)
+
+
+def render_job_summaries(
+    console: Console, session: Session, *, job_id: int, vault_dir: Path
+) -> None:
+    """What the pipeline made of one crawl's papers."""
+    counts = job_summary_counts(session=session, job_id=job_id)
+    made = [
+        f"{counts[f'done:{kind}']} from {label}"
+        for kind, label in (("pdf", "PDFs"), ("abstract", "abstracts"), ("tldr", "TL;DRs"))
+        if counts.get(f"done:{kind}")
+    ]
+    others = [f"{counts[s]} {s}" for s in ("failed", "deferred", "pending") if counts.get(s)]
+    console.print(f"Summaries: {', '.join(made + others) or 'none'}.", highlight=False)
+    if counts.get("pdf:retrying"):
+        console.print(
+            f"{counts['pdf:retrying']} PDF(s) could not be fetched for now (the host did not "
+            "answer); those papers were summarized from their abstracts and their PDFs are "
+            "tried again later by `refnet summarize --pending`.",
+            highlight=False,
+        )
+    notes = vault_file_counts(session=session).get("note", 0)
+    console.print(f"Vault {vault_dir}: {notes} notes.", highlight=False)
 
 
 def render_vault_report(console: Console, report: GenerateReport, *, vault_dir: Path) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from refnet.db.base import as_utc
+from refnet.db.models import InputKind
 from refnet.db.queries.vault import LinkedPaper, NoteInputs, SummaryRow, newest_first
 from refnet.generator.citekeys import ascii_fold
 from refnet.generator.vault import INDEX_NAME, canvas_path, map_name
@@ -36,6 +37,7 @@ NOTE_KEYS = (
     "fields_of_study",
     "tags",
     "summary_source",
+    "summary_provider",
     "refnet_updated",
 )
 S2_PAPER_URL = "https://www.semanticscholar.org/paper/"
@@ -115,10 +117,10 @@ def tag(text: str) -> str | None:
 
 
 def summary_source(note: NoteInputs) -> str:
-    """`llm` (anthropic, openai, any model provider), `extractive`, `abstract` or `none`."""
-    if note.summary is not None:
-        return "extractive" if note.summary.provider == "extractive" else "llm"
-    return "abstract" if one_line(note.paper.abstract) else "none"
+    """What the summary was made from: `pdf`, `abstract` or `tldr`; `none` without one."""
+    if note.summary is None:
+        return "none"
+    return note.summary.input_kind or InputKind.ABSTRACT.value
 
 
 def front_matter(note: NoteInputs) -> dict[str, Any]:
@@ -146,6 +148,7 @@ def front_matter(note: NoteInputs) -> dict[str, Any]:
         "fields_of_study": fields,
         "tags": list(dict.fromkeys(tags)),
         "summary_source": summary_source(note),
+        "summary_provider": note.summary.provider if note.summary else None,
         "refnet_updated": changed.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return {key: values[key] for key in NOTE_KEYS}

@@ -21,7 +21,8 @@ Failures: every error pypdf raises on the file becomes an `ExtractionError` whos
 "corrupt", "encrypted" (no empty user password), "scanned" (pages with images but hardly any
 text) or "empty" (no pages or no text). Errors opening the file itself (a missing path) are
 OSErrors of the caller's making and are not wrapped. More than `max_pages` pages is no error:
-only the first `max_pages` are read.
+only the first `max_pages` are read. Running out of memory is not a property of the file: it
+propagates (the summarizer reads PDFs in a child process with a memory cap, see `isolation`).
 """
 
 from __future__ import annotations
@@ -85,7 +86,9 @@ class ExtractionError(PermanentError):
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
-        self.kind = kind  # "corrupt" | "encrypted" | "scanned" | "empty"
+        # "corrupt" | "encrypted" | "scanned" | "empty"; read in a child process (`isolation`)
+        # also "memory" | "timeout" | "crashed"
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,7 @@ def _read(handle: BinaryIO, path: Path, max_pages: int) -> _RawPdf:
         for index in range(min(raw.total_pages, max_pages)):
             _read_page(reader.pages[index], raw)
         return raw
-    except ExtractionError:
+    except (ExtractionError, MemoryError, RecursionError):
         raise
     except (FileNotDecryptedError, DependencyError) as exc:
         raise ExtractionError("encrypted", f"{path.name}: cannot decrypt the PDF: {exc}") from exc
@@ -161,7 +164,7 @@ def _read_page(page: PageObject, raw: _RawPdf) -> None:
         text = page.extract_text() or ""
         if not text.strip():
             raw.graphics = raw.graphics or _draws_something(page)
-    except FileNotDecryptedError:
+    except (FileNotDecryptedError, MemoryError, RecursionError):
         raise
     except Exception:  # one broken page should not cost the rest of the paper
         raw.failed_pages += 1

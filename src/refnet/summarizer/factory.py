@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from refnet.core.config import Settings
+from refnet.summarizer.paper_text import PdfReading
 from refnet.summarizer.pdf import PdfFetcher
 from refnet.summarizer.providers import make_provider
 from refnet.summarizer.service import Summarizer
@@ -41,7 +44,15 @@ def make_summarizer(
         provider=summary_provider,
         language=config.language,
         fetcher=fetcher,
-        max_pages=settings.pdf.max_pages,
+        reading=PdfReading(
+            max_pages=settings.pdf.max_pages,
+            timeout=settings.pdf.extract_timeout,
+            memory_bytes=settings.pdf.extract_memory_mb * 1024 * 1024,
+            attempts=settings.pdf.attempts,
+            retry_later=timedelta(hours=settings.pdf.retry_later_hours),
+        ),
         max_input_chars=config.max_input_chars,
         daily_token_budget=config.daily_token_budget,
+        max_attempts=config.max_attempts,
+        retry_delay=config.retry_delay,
     )

@@ -12,18 +12,22 @@ not fixed by retrying the task); only EAI_AGAIN, "temporary failure in name reso
 says our resolver is struggling, is a `TransientError`.
 
 URLs are parsed with httpx, the parser the client uses, so the check and the request agree on
-the host. Residual risk: httpx resolves the name again to connect, so a DNS-rebinding host
-could answer differently the second time. Deployments that need a hard guarantee send PDF
-traffic through an egress proxy enforcing the same rules.
+the host. The PDF client connects through `GuardedBackend`, which resolves a host once, checks
+the answer and connects to a checked address: a DNS-rebinding host has no second lookup to
+answer differently. Answers (and failures) are kept for a minute, so a host that does not
+resolve costs one lookup, not one per paper.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
 from refnet.core.errors import PermanentError, TransientError
@@ -70,13 +74,22 @@ class Allowlist:
 
 def check_url(url: str, *, allowlist: Sequence[str] = ()) -> None:
     """Raise `BlockedAddress` unless `url` may be fetched (see the module docstring)."""
-    parsed = _parse(url)
+    parsed = check_url_form(url)
     host = parsed.raw_host.decode("ascii")
     rules = Allowlist.parse(allowlist)
     if rules.allows_host(host):
         return
-    port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
-    for address in resolve(host, port):
+    check_addresses(host, resolve(host, parsed.port or _DEFAULT_PORTS[parsed.scheme]), rules)
+
+
+def check_url_form(url: str) -> httpx.URL:
+    """The parsed URL, unless its scheme, credentials or missing host refuse it (no DNS)."""
+    return _parse(url)
+
+
+def check_addresses(host: str, addresses: Iterable[Address], rules: Allowlist) -> None:
+    """Raise `BlockedAddress` unless every address of `host` may be contacted."""
+    for address in addresses:
         if rules.allows_address(address):
             continue
         kind = refusal(address)
@@ -84,6 +97,80 @@ def check_url(url: str, *, allowlist: Sequence[str] = ()) -> None:
             shown = _show(address)
             suffix = "" if host.strip("[]") == shown else f" (host {host})"
             raise BlockedAddress(f"refused {kind} address {shown}{suffix}")
+
+
+def guarded_transport(allowlist: Sequence[str] = ()) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection goes through `GuardedBackend`."""
+    transport = httpx.HTTPTransport(trust_env=False)
+    # httpx offers no public way to choose httpcore's network backend; its pool is swapped for
+    # one that uses ours (a test fetches through a rebinding host name to prove it holds).
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=httpx.create_ssl_context(trust_env=False),
+        network_backend=GuardedBackend(allowlist),
+    )
+    return transport
+
+
+class GuardedBackend(httpcore.NetworkBackend):
+    """httpcore's network backend, connecting only to addresses it resolved and checked."""
+
+    ANSWER_SECONDS = 60.0
+
+    def __init__(self, allowlist: Sequence[str] = ()) -> None:
+        self.rules = Allowlist.parse(allowlist)
+        self._inner = httpcore.SyncBackend()
+        self._answers: dict[tuple[str, int], tuple[float, list[Address] | Exception]] = {}
+        self._lock = threading.Lock()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        addresses = self._resolve(host, port)
+        if not self.rules.allows_host(host):
+            check_addresses(host, addresses, self.rules)
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
+        for address in addresses:
+            try:
+                return self._inner.connect_tcp(
+                    str(address), port, timeout, local_address, socket_options
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None  # `resolve` never returns an empty list
+        raise failure
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        raise BlockedAddress("refused a Unix socket: only http and https hosts are fetched")
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+    def _resolve(self, host: str, port: int) -> list[Address]:
+        key, now = (host, port), time.monotonic()
+        with self._lock:
+            cached = self._answers.get(key)
+        if cached is not None and now - cached[0] < self.ANSWER_SECONDS:
+            answer = cached[1]
+        else:
+            try:
+                answer = resolve(host, port)
+            except (PermanentError, TransientError) as exc:
+                answer = exc
+            with self._lock:
+                self._answers[key] = (now, answer)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
 
 
 def refusal(address: Address) -> str | None:

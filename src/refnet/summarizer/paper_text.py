@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,14 @@ import structlog
 from refnet.db.models import InputKind, Paper, PdfStatus
 from refnet.db.queries import summaries as summaries_q
 from refnet.db.session import session_scope
-from refnet.summarizer.extract import ExtractionError, extract_text
-from refnet.summarizer.pdf import PdfFetcher, PdfUnavailable, pdf_locations
+from refnet.summarizer.extract import ExtractionError
+from refnet.summarizer.isolation import extract_isolated
+from refnet.summarizer.pdf import (
+    PdfFetcher,
+    PdfTemporarilyUnavailable,
+    PdfUnavailable,
+    pdf_locations,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -42,32 +49,52 @@ class PaperText:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class PdfReading:
+    """How PDFs are read: page cap, limits of the reading process, patience with their hosts."""
+
+    max_pages: int = 40
+    timeout: float = 60.0  # seconds one PDF may take to read
+    memory_bytes: int = 1024 * 1024 * 1024  # memory one PDF may take to read
+    attempts: int = 3  # transient failures before the abstract is summarized instead
+    retry_later: timedelta = timedelta(hours=24)  # then the PDF is tried again this much later
+
+
+@dataclass(frozen=True, slots=True)
+class ChosenText:
+    text: str
+    kind: InputKind
+
+
 def best_text(
     *,
     paper: PaperText,
     database_url: str,
     fetcher: PdfFetcher | None,
-    max_pages: int,
+    reading: PdfReading,
     max_chars: int,
-) -> tuple[str, InputKind] | None:
-    """(text, kind) to summarize, or None when the paper offers nothing.
+) -> ChosenText | None:
+    """The text to summarize, or None when the paper offers nothing.
 
-    PDF problems (none available, corrupt, encrypted, scanned) are recorded on the paper's PDF
-    record and the abstract is used instead; a PDF host that is down raises TransientError.
+    PDF problems (none available, corrupt, encrypted, scanned, too demanding to read) are
+    recorded on the paper's PDF record and the abstract is used instead. A PDF host that fails
+    for a passing reason (timeouts, 429, 5xx) raises `PdfTemporarilyUnavailable` for the first
+    `reading.attempts - 1` failures; from then on the abstract is used and the PDF is tried again
+    `reading.retry_later` afterwards (see `summaries_q.record_pdf_retry`).
     """
     if fetcher is not None:
-        text = _pdf_text(paper, database_url, fetcher, max_pages, max_chars)
+        text = _pdf_text(paper, database_url, fetcher, reading, max_chars)
         if text:
-            return text, InputKind.PDF
+            return ChosenText(text, InputKind.PDF)
     if paper.abstract:
-        return paper.abstract[:max_chars], InputKind.ABSTRACT
+        return ChosenText(paper.abstract[:max_chars], InputKind.ABSTRACT)
     if paper.tldr:
-        return paper.tldr, InputKind.TLDR
+        return ChosenText(paper.tldr, InputKind.TLDR)
     return None
 
 
 def _pdf_text(
-    paper: PaperText, database_url: str, fetcher: PdfFetcher, max_pages: int, max_chars: int
+    paper: PaperText, database_url: str, fetcher: PdfFetcher, reading: PdfReading, max_chars: int
 ) -> str | None:
     locations = pdf_locations(
         open_access_pdf_url=paper.open_access_pdf_url,
@@ -80,12 +107,26 @@ def _pdf_text(
     if path is None:
         try:
             fetched = fetcher.fetch(locations)
+        except PdfTemporarilyUnavailable as exc:
+            failures = _count_transient_failure(database_url, paper.id, str(exc), reading)
+            if failures < reading.attempts:
+                raise
+            log.info("pdf_fallback_to_abstract", paper_id=paper.id, reason=str(exc))
+            return None
         except PdfUnavailable as exc:
             _record(database_url, paper.id, PdfStatus.UNAVAILABLE, error=str(exc))
             return None
         path, url, sha256, size = fetched.path, fetched.url, fetched.sha256, fetched.size
     try:
-        extracted = extract_text(path, max_pages=max_pages)
+        extracted = extract_isolated(
+            path,
+            max_pages=reading.max_pages,
+            timeout=reading.timeout,
+            memory_bytes=reading.memory_bytes,
+        )
+        text = extracted.prioritized(max_chars)
+        if not text:
+            raise ExtractionError("empty", f"{path.name}: no text outside the references")
     except ExtractionError as exc:
         _record(database_url, paper.id, PdfStatus.FAILED, url=url, sha256=sha256, error=str(exc))
         log.info("pdf_unusable", paper_id=paper.id, kind=exc.kind)
@@ -99,7 +140,20 @@ def _pdf_text(
         size_bytes=size,
         pages=extracted.pages,
     )
-    return extracted.prioritized(max_chars) or None
+    return text
+
+
+def _count_transient_failure(
+    database_url: str, paper_id: int, error: str, reading: PdfReading
+) -> int:
+    with session_scope(database_url) as session:
+        return summaries_q.record_pdf_retry(
+            session=session,
+            paper_id=paper_id,
+            error=error,
+            fallback_after=reading.attempts,
+            retry_later=reading.retry_later,
+        )
 
 
 def _cached_pdf(

@@ -1,7 +1,9 @@
 """Acquiring open-access PDFs: candidate locations, a guarded download, a content-addressed cache.
 
 `PdfFetcher.fetch` tries each location in order until one yields a PDF. Every request and every
-redirect hop passes `check_url` first (SSRF guard); redirects are followed by hand. The body is
+redirect hop is checked against the SSRF rules (`netguard`): its URL before it is sent, the
+address it connects to when it connects (one DNS lookup, checked, then used); redirects are
+followed by hand. The body is
 streamed to a temp file in the cache directory, never beyond `max_bytes`, and must be served as
 a PDF-ish content type (or none) and start with `%PDF-`. A good file is renamed atomically to
 `<cache>/<sha256[:2]>/<sha256>.pdf`; a failed one leaves nothing behind.
@@ -34,7 +36,7 @@ import structlog
 
 from refnet.core.errors import PermanentError, TransientError
 from refnet.sources.http_retry import parse_retry_after
-from refnet.summarizer.netguard import Allowlist, check_url
+from refnet.summarizer.netguard import Allowlist, check_url_form, guarded_transport
 
 log = structlog.get_logger(__name__)
 
@@ -124,7 +126,6 @@ class PdfFetcher:
         timeout: float = 30.0,
         max_redirects: int = 5,
         allowlist: Sequence[str] = (),
-        transport: httpx.BaseTransport | None = None,
         user_agent: str = "RefNet (+https://github.com/refnet)",
         total_timeout: float = 300.0,  # per location, against servers that trickle bytes
     ) -> None:
@@ -137,7 +138,7 @@ class PdfFetcher:
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
-            transport=transport,
+            transport=guarded_transport(self._allowlist),
             trust_env=False,
             headers={"User-Agent": user_agent, "Accept": "application/pdf, */*;q=0.1"},
         )
@@ -187,17 +188,20 @@ class PdfFetcher:
     def _fetch_location(self, location: PdfLocation) -> FetchedPdf:
         url = location.url
         for hop in range(self.max_redirects + 1):
-            self._guard(url, redirected=hop > 0)
-            with _http_errors(), self._client.stream("GET", url) as response:
-                if not response.is_redirect:
-                    return self._receive(response, location)
-                url = _redirect_target(response)
+            with self._guarded(url, redirected=hop > 0):
+                check_url_form(url)
+                with _http_errors(), self._client.stream("GET", url) as response:
+                    if not response.is_redirect:
+                        return self._receive(response, location)
+                    url = _redirect_target(response)
         raise _Failure(f"too many redirects (more than {self.max_redirects})")
 
-    def _guard(self, url: str, *, redirected: bool) -> None:
+    @contextmanager
+    def _guarded(self, url: str, *, redirected: bool) -> Iterator[None]:
+        """The SSRF guard's refusals (and DNS failures) as failures of this location."""
         prefix = f"redirected to {url}: " if redirected else ""
         try:
-            check_url(url, allowlist=self._allowlist)
+            yield
         except TransientError as exc:
             raise _Failure(f"{prefix}{exc}", transient=True) from exc
         except PermanentError as exc:

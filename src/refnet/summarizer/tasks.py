@@ -1,23 +1,30 @@
-"""Summarizer tasks: sweeps that queue small chunks, and the chunk task that summarizes."""
+"""Summarizer tasks: sweeps that queue small chunks, and the chunk task that summarizes.
+
+A chunk never stops at one paper's failure: each paper's outcome is its own, a paper that failed
+for a passing reason is queued again by itself after its countdown, and the vault update is asked
+for whatever happened. At the soft time limit the papers not yet done go to a fresh task.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import structlog
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 
 from refnet.core.config import get_settings
-from refnet.core.tasks import (
+from refnet.core.handoff import (
     SUMMARIZE_JOB,
     SUMMARIZE_PAPERS,
     SUMMARIZE_PENDING,
-    SUMMARIZE_POLICY,
-    SWEEP_POLICY,
     enqueue,
     request_vault_update,
 )
 from refnet.db.queries.summaries import papers_needing_summary
 from refnet.db.session import session_scope
 from refnet.summarizer.factory import make_summarizer
+from refnet.summarizer.service import RETRY
 
 log = structlog.get_logger(__name__)
 
@@ -31,7 +38,7 @@ def _queue_chunks(paper_ids: list[int]) -> int:
     return len(paper_ids)
 
 
-@shared_task(name=SUMMARIZE_JOB, **SWEEP_POLICY)
+@shared_task(name=SUMMARIZE_JOB)
 def summarize_job(job_id: int) -> int:
     """Queue summaries of the papers crawl job `job_id` collected."""
     summarizer = make_summarizer(get_settings(), fetch_pdfs=False)
@@ -40,27 +47,37 @@ def summarize_job(job_id: int) -> int:
     return _queue_chunks(ids)
 
 
-@shared_task(name=SUMMARIZE_PENDING, **SWEEP_POLICY)
+@shared_task(name=SUMMARIZE_PENDING)
 def summarize_pending() -> int:
-    """Queue summaries of every vault paper without one (failed and deferred ones included)."""
+    """Queue summaries of every vault paper without one (failed and deferred ones included, and
+    those made from the abstract whose PDF is due another try)."""
     summarizer = make_summarizer(get_settings(), fetch_pdfs=False)
     with session_scope(summarizer.database_url) as session:
         ids = papers_needing_summary(session=session, key=summarizer.key)
     return _queue_chunks(ids)
 
 
-@shared_task(name=SUMMARIZE_PAPERS, **SUMMARIZE_POLICY)
+@shared_task(name=SUMMARIZE_PAPERS)
 def summarize_papers(paper_ids: list[int]) -> dict[str, int]:
     """Summarize a few papers, then ask for a vault update."""
     summarizer = make_summarizer(get_settings())
-    outcomes: dict[str, int] = {}
+    outcomes: Counter[str] = Counter()
+    retries: dict[int, float] = {}
+    remaining = list(paper_ids)
     try:
-        for paper_id in paper_ids:
-            status = summarizer.summarize(paper_id)
-            outcomes[status] = outcomes.get(status, 0) + 1
+        while remaining:
+            outcome = summarizer.summarize(remaining[0])
+            if outcome.status == RETRY:
+                retries[remaining[0]] = outcome.retry_in or 0.0
+            outcomes[outcome.status] += 1
+            remaining.pop(0)
+    except SoftTimeLimitExceeded:
+        log.warning("summary_chunk_continued", papers_left=len(remaining))
+        enqueue(SUMMARIZE_PAPERS, paper_ids=remaining)
     finally:
-        if summarizer.fetcher is not None:
-            summarizer.fetcher.close()
-    request_vault_update()
+        summarizer.close()
+        for paper_id, countdown in retries.items():
+            enqueue(SUMMARIZE_PAPERS, paper_ids=[paper_id], countdown=countdown)
+        request_vault_update()
     log.info("papers_summarized", **outcomes)
-    return outcomes
+    return dict(outcomes)

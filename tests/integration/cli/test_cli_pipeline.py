@@ -32,7 +32,8 @@ def test_crawl_summarizes_and_writes_the_vault(tmp_path: Path) -> None:
     assert code == 0, output
     notes = paper_notes(tmp_path / "vault")
     assert len(notes) == 23
-    assert {n.properties["summary_source"] for n in notes.values()} == {"extractive"}
+    assert {n.properties["summary_source"] for n in notes.values()} == {"abstract"}
+    assert {n.properties["summary_provider"] for n in notes.values()} == {"extractive"}
 
 
 def test_summarize_pending_then_generate(tmp_path: Path) -> None:

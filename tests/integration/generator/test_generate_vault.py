@@ -178,7 +178,7 @@ def test_vault_reads_back_with_links_that_match_the_stored_edges(
         assert ("seed" in front["tags"]) == (name in ("rag", "dpr"))
 
     rag_front, rag_body = split(vault_files["papers/lewis2020retrieval.md"].read_text())
-    assert rag_front["summary_source"] == "llm"
+    assert (rag_front["summary_source"], rag_front["summary_provider"]) == ("abstract", "anthropic")
     assert "- A Stub Known By Reference (2015) · [DOI](https://doi.org/10.1/stub)" in rag_body
     assert "- Untitled · [S2](https://www.semanticscholar.org/paper/" in section(
         rag_body, "Cited by"
@@ -301,7 +301,7 @@ def test_new_inputs_rewrite_the_notes_they_touch(network: Network, vault_dir: Pa
     assert {p for p in changed(before, snapshot(vault_dir)) if p.startswith("papers/")} == expected
     assert report.notes_written == len(expected)
     bert_front, _ = split((vault_dir / "papers" / "devlin2019bert.md").read_text())
-    assert bert_front["summary_source"] == "llm"
+    assert (bert_front["summary_source"], bert_front["summary_provider"]) == ("abstract", "openai")
     rag = (vault_dir / "papers" / "lewis2020retrieval.md").read_text()
     assert "[[smith2015stub|A Stub Known By Reference (2015)]]" in rag
 

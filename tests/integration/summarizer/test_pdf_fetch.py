@@ -18,6 +18,7 @@ from refnet.summarizer.pdf import (
     FetchedPdf,
     PdfFetcher,
     PdfLocation,
+    PdfTemporarilyUnavailable,
     PdfUnavailable,
     pdf_locations,
 )
@@ -385,3 +386,61 @@ def _unused_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# -- DNS rebinding --------------------------------------------------------------------------
+
+
+def rebinding_dns(monkeypatch: pytest.MonkeyPatch, name: str, answers: list[str]) -> list[str]:
+    """`name` resolves to the next of `answers` on each lookup (the last one thereafter), as a
+    hostile DNS server can arrange; every other name resolves as usual. Returns the lookups."""
+    real = socket.getaddrinfo
+    lookups: list[str] = []
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host != name:
+            return real(host, port, *args, **kwargs)
+        address = answers[min(len(lookups), len(answers) - 1)]
+        lookups.append(address)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    return lookups
+
+
+def test_a_host_that_rebinds_to_loopback_after_the_check_is_never_reached(
+    host: FakePdfHost, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host.route("/paper.pdf", pdf(PAPER))
+    lookups = rebinding_dns(monkeypatch, "rebind.test", ["93.184.216.34", "127.0.0.1"])
+    url = f"http://rebind.test:{host.port}/paper.pdf"
+
+    with pytest.raises((PdfUnavailable, PdfTemporarilyUnavailable)):  # nothing listens there
+        fetch(cache_dir, url, allowlist=[], timeout=1.0)
+
+    assert host.requests == []  # the loopback server behind the second answer saw nothing
+    assert lookups == ["93.184.216.34"]  # one lookup: the checked address is the one dialled
+
+
+def test_a_host_that_resolves_to_loopback_at_once_is_refused_at_connect(
+    host: FakePdfHost, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host.route("/paper.pdf", pdf(PAPER))
+    rebinding_dns(monkeypatch, "inside.test", ["127.0.0.1"])
+
+    problem = failure(cache_dir, f"http://inside.test:{host.port}/paper.pdf", allowlist=[])
+
+    assert host.requests == []
+    assert "refused loopback address 127.0.0.1 (host inside.test)" in str(problem)
+
+
+def test_an_allowlisted_name_is_dialled_at_the_address_it_resolved_to_once(
+    host: FakePdfHost, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host.route("/paper.pdf", pdf(PAPER))
+    lookups = rebinding_dns(monkeypatch, "pdfs.test", ["127.0.0.1", "10.9.9.9"])
+
+    fetched = fetch(cache_dir, f"http://pdfs.test:{host.port}/paper.pdf", allowlist=["pdfs.test"])
+
+    assert fetched.sha256 == PAPER_SHA
+    assert lookups == ["127.0.0.1"]

@@ -9,20 +9,20 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from refnet.core.errors import TransientError
+from refnet.core.records import PaperRecord
 from refnet.db.base import utcnow
 from refnet.db.models import SummaryStatus
 from refnet.db.queries.papers import upsert_papers
 from refnet.db.queries.summaries import claim_summary, papers_needing_summary
 from refnet.db.session import get_engine, session_scope
-from refnet.sources.records import PaperRecord
+from refnet.summarizer.paper_text import PdfReading
 from refnet.summarizer.pdf import PdfFetcher
 from refnet.summarizer.providers.extractive import ExtractiveProvider
 from refnet.summarizer.providers.openai_compat import OpenAICompatibleProvider
-from refnet.summarizer.service import NOTHING_TO_SUMMARIZE, Summarizer
+from refnet.summarizer.service import NOTHING_TO_SUMMARIZE, RETRY, Summarizer
 from tests.fakes.llm_servers import FakeOpenAI, Fault
-from tests.fakes.pdf_host import FakePdfHost, pdf
-from tests.support.pdfs import make_paper_pdf
+from tests.fakes.pdf_host import FakePdfHost, pdf, status
+from tests.support.pdfs import make_operator_bomb_pdf, make_paper_pdf
 
 ABSTRACT = (
     "We study how citation networks can be summarized. Our method builds a graph of papers "
@@ -76,7 +76,7 @@ def test_summary_is_made_from_the_pdf_text(
     url = host.route("/paper.pdf", pdf(made.path.read_bytes()))
     paper_id = add_paper(database_url, open_access_pdf_url=url)
 
-    status = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    status = summarizer(database_url, llm, tmp_path).summarize(paper_id).status
 
     row = summary_row(database_url, paper_id)
     assert status == row["status"] == SummaryStatus.DONE
@@ -107,7 +107,7 @@ def test_paper_without_any_text_fails_with_a_reason(
 ) -> None:
     paper_id = add_paper(database_url, abstract=None)
 
-    status = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    status = summarizer(database_url, llm, tmp_path).summarize(paper_id).status
 
     assert status == "failed"
     assert summary_row(database_url, paper_id)["error"] == NOTHING_TO_SUMMARIZE
@@ -139,7 +139,7 @@ def test_answer_stored_before_a_crash_is_parsed_not_bought_again(
         worker.summarize(paper_id)
     assert summary_row(database_url, paper_id)["status"] == SummaryStatus.ANSWERED
 
-    status = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    status = summarizer(database_url, llm, tmp_path).summarize(paper_id).status
 
     assert status == SummaryStatus.DONE
     assert llm.request_count == 1
@@ -150,13 +150,28 @@ def test_llm_outage_leaves_the_summary_pending_for_a_retry(
 ) -> None:
     paper_id = add_paper(database_url)
     llm.persistent_fault = Fault("503")
-    with pytest.raises(TransientError):
-        summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    outcome = summarizer(database_url, llm, tmp_path).summarize(paper_id)
+    assert outcome.status == RETRY and outcome.retry_in and outcome.retry_in > 0
     row = summary_row(database_url, paper_id)
     assert row["status"] == SummaryStatus.PENDING and row["error"]
 
     llm.persistent_fault = None
-    assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == SummaryStatus.DONE
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id).status == SummaryStatus.DONE
+
+
+def test_an_llm_that_stays_down_fails_the_summary_after_its_attempts(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    paper_id = add_paper(database_url)
+    llm.persistent_fault = Fault("503")
+    worker = summarizer(database_url, llm, tmp_path, max_attempts=3)
+
+    outcomes = [worker.summarize(paper_id).status for _ in range(3)]
+
+    assert outcomes == [RETRY, RETRY, SummaryStatus.FAILED]
+    assert "gave up after 3 attempts" in str(summary_row(database_url, paper_id)["error"])
+    with session_scope(database_url) as session:  # the pending sweep offers it again
+        assert papers_needing_summary(session=session, key=worker.key) == [paper_id]
 
 
 @pytest.mark.parametrize(("fault", "reason"), [("truncated", "truncat"), ("refusal", "refus")])
@@ -166,13 +181,13 @@ def test_truncated_or_refused_answers_fail_with_the_reason(
     paper_id = add_paper(database_url)
     llm.script(fault)
 
-    assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == "failed"
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id).status == "failed"
     row = summary_row(database_url, paper_id)
     assert reason in str(row["error"]).lower()
     assert row["raw_response"] is not None  # what was paid for is kept
 
     # The paid answer is final for this summary key: reruns and sweeps do not pay again.
-    assert summarizer(database_url, llm, tmp_path).summarize(paper_id) == "failed"
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id).status == "failed"
     worker = summarizer(database_url, llm, tmp_path)
     with session_scope(database_url) as session:
         assert papers_needing_summary(session=session, key=worker.key) == []
@@ -197,7 +212,7 @@ def test_a_claim_left_by_a_dead_worker_is_offered_again(
     taken_over = Summarizer(
         database_url=database_url, provider=worker.provider, stale_claim=timedelta(0)
     )
-    assert taken_over.summarize(paper_id) == SummaryStatus.DONE
+    assert taken_over.summarize(paper_id).status == SummaryStatus.DONE
 
 
 def test_spent_daily_budget_defers_further_llm_work(
@@ -207,8 +222,8 @@ def test_spent_daily_budget_defers_further_llm_work(
     second = add_paper(database_url, s2_id="c" * 40, doi="10.1/second")
     worker = summarizer(database_url, llm, tmp_path, daily_token_budget=1)
 
-    assert worker.summarize(first) == SummaryStatus.DONE
-    assert worker.summarize(second) == SummaryStatus.DEFERRED
+    assert worker.summarize(first).status == SummaryStatus.DONE
+    assert worker.summarize(second).status == SummaryStatus.DEFERRED
 
     assert llm.request_count == 1
     assert "budget" in str(summary_row(database_url, second)["error"])
@@ -218,8 +233,43 @@ def test_extractive_summary_needs_no_network(database_url: str, tmp_path: Path) 
     paper_id = add_paper(database_url)
     worker = Summarizer(database_url=database_url, provider=ExtractiveProvider())
 
-    assert worker.summarize(paper_id) == SummaryStatus.DONE
+    assert worker.summarize(paper_id).status == SummaryStatus.DONE
     row = summary_row(database_url, paper_id)
     assert row["input_kind"] == "abstract"
     assert row["provider"] == "extractive" and row["input_tokens"] == 0
     assert str(row["tldr"]).strip() and "\n" not in str(row["tldr"])
+
+
+def test_a_pdf_too_demanding_to_read_costs_only_its_own_paper(
+    database_url: str, llm: FakeOpenAI, host: FakePdfHost, tmp_path: Path
+) -> None:
+    bomb = make_operator_bomb_pdf(tmp_path / "bomb.pdf", pages=1, operators=2_000_000)
+    url = host.route("/bomb.pdf", pdf(bomb.read_bytes()))
+    paper_id = add_paper(database_url, open_access_pdf_url=url)
+    reading = PdfReading(memory_bytes=16 * 1024 * 1024, timeout=60)
+
+    outcome = summarizer(database_url, llm, tmp_path, reading=reading).summarize(paper_id)
+
+    assert outcome.status == SummaryStatus.DONE
+    assert summary_row(database_url, paper_id)["input_kind"] == "abstract"
+    with get_engine(database_url).connect() as connection:
+        status, error = connection.execute(sa.text("SELECT status, error FROM pdf_documents")).one()
+    assert status == "failed" and "more than 16 MB of memory" in error
+
+
+def test_a_pdf_host_down_is_retried_then_the_abstract_is_summarized(
+    database_url: str, llm: FakeOpenAI, host: FakePdfHost, tmp_path: Path
+) -> None:
+    url = host.route("/down.pdf", status(503))
+    paper_id = add_paper(database_url, open_access_pdf_url=url)
+    worker = summarizer(database_url, llm, tmp_path, reading=PdfReading(attempts=3))
+
+    outcomes = [worker.summarize(paper_id) for _ in range(3)]
+
+    assert [o.status for o in outcomes] == [RETRY, RETRY, SummaryStatus.DONE]
+    assert all(o.retry_in and o.retry_in > 0 for o in outcomes[:2])
+    assert summary_row(database_url, paper_id)["input_kind"] == "abstract"
+    assert llm.request_count == 1  # paid once, for the abstract
+    with get_engine(database_url).connect() as connection:
+        record = connection.execute(sa.text("SELECT status, attempts FROM pdf_documents")).one()
+    assert tuple(record) == ("retrying", 3)

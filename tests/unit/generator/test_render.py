@@ -111,7 +111,8 @@ def test_front_matter_has_exactly_the_design_keys_in_order() -> None:
     assert loaded["tags"] == ["paper", "computer-science", "seed"]
     assert loaded["doi"] == "10.5555/rag"
     assert loaded["arxiv"] == "2005.11401"
-    assert loaded["summary_source"] == "llm"
+    assert loaded["summary_source"] == "pdf"
+    assert loaded["summary_provider"] == "anthropic"
     assert loaded["refnet_updated"] == "2024-05-01T12:00:00Z"
 
 
@@ -124,17 +125,21 @@ def test_long_values_are_not_wrapped() -> None:
 
 
 @pytest.mark.parametrize(
-    ("inputs", "source"),
+    ("inputs", "source", "provider"),
     [
-        (note(summary=summary("anthropic")), "llm"),
-        (note(summary=summary("openai")), "llm"),
-        (note(summary=summary("extractive")), "extractive"),
-        (note(), "abstract"),
-        (note(paper={"abstract": "  "}), "none"),
+        (note(summary=summary("anthropic", input_kind="pdf")), "pdf", "anthropic"),
+        (note(summary=summary("openai", input_kind="abstract")), "abstract", "openai"),
+        (note(summary=summary("extractive", input_kind="tldr")), "tldr", "extractive"),
+        (note(), "none", None),
+        (note(paper={"abstract": "  "}), "none", None),
     ],
 )
-def test_summary_source(inputs: NoteInputs, source: str) -> None:
-    assert front(text_of(inputs))["summary_source"] == source
+def test_summary_source_says_what_the_summary_was_made_from_and_by_whom(
+    inputs: NoteInputs, source: str, provider: str | None
+) -> None:
+    properties = front(text_of(inputs))
+    assert properties["summary_source"] == source
+    assert properties["summary_provider"] == provider
 
 
 @pytest.mark.parametrize(

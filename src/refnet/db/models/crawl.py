@@ -48,6 +48,8 @@ class CrawlJob(Base):
     papers_expanded: Mapped[int] = mapped_column(default=0)
     edges_stored: Mapped[int] = mapped_column(default=0)
     requests_made: Mapped[int] = mapped_column(default=0)
+    # The process running the job (a token it chose); it renews `updated_at` at every step.
+    runner: Mapped[str | None] = mapped_column(String(36))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -69,11 +71,16 @@ class FrontierEntry(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     state: Mapped[str] = mapped_column(String(16), default=FrontierState.CANDIDATE.value)
     is_seed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A candidate whose score inputs (links, depth, citation counts) changed since it was scored.
+    stale: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     paper: Mapped[Paper] = relationship()
 
-    __table_args__ = (Index("ix_crawl_frontier_job_id_state", "job_id", "state"),)
+    __table_args__ = (
+        Index("ix_crawl_frontier_job_id_state", "job_id", "state"),
+        Index("ix_crawl_frontier_job_id_state_score", "job_id", "state", "score"),
+    )
 
 
 class WatchedSeed(Base):

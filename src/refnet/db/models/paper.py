@@ -67,10 +67,14 @@ class Paper(Base):
         back_populates="paper", order_by="PaperAuthor.position", cascade="all, delete-orphan"
     )
     references: Mapped[list[Citation]] = relationship(
-        foreign_keys="Citation.citing_id", back_populates="citing", viewonly=True
+        primaryjoin="Paper.id == foreign(Citation.citing_id)",
+        back_populates="citing",
+        viewonly=True,
     )
     citations: Mapped[list[Citation]] = relationship(
-        foreign_keys="Citation.cited_id", back_populates="cited", viewonly=True
+        primaryjoin="Paper.id == foreign(Citation.cited_id)",
+        back_populates="cited",
+        viewonly=True,
     )
 
 
@@ -98,23 +102,31 @@ class PaperAuthor(Base):
 
 
 class Citation(Base):
-    """`citing` lists `cited` among its references."""
+    """`citing` lists `cited` among its references.
+
+    No foreign keys: PostgreSQL checks one per row with a row lock on `papers`, which took most
+    of the time of the crawl's largest write (tens of thousands of reference edges per batch) and
+    made concurrent crawls lock each other's papers. Edges are written only by
+    `queries.citations.upsert_citations`, with row ids `upsert_papers` returned in the same
+    transaction. Whatever comes to delete papers must delete their edges first (nothing does
+    today).
+    """
 
     __tablename__ = "citations"
 
-    citing_id: Mapped[int] = mapped_column(
-        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    )
-    cited_id: Mapped[int] = mapped_column(
-        ForeignKey("papers.id", ondelete="CASCADE"), primary_key=True
-    )
+    citing_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    cited_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     # None until a citations listing tells us (batch reference ids carry no edge details).
     is_influential: Mapped[bool | None] = mapped_column(Boolean)
     intents: Mapped[list[str] | None]
     contexts: Mapped[list[str] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    citing: Mapped[Paper] = relationship(foreign_keys=[citing_id], back_populates="references")
-    cited: Mapped[Paper] = relationship(foreign_keys=[cited_id], back_populates="citations")
+    citing: Mapped[Paper] = relationship(
+        primaryjoin="foreign(Citation.citing_id) == Paper.id", back_populates="references"
+    )
+    cited: Mapped[Paper] = relationship(
+        primaryjoin="foreign(Citation.cited_id) == Paper.id", back_populates="citations"
+    )
 
     __table_args__ = (Index("ix_citations_cited_id", "cited_id"),)

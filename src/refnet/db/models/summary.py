@@ -64,6 +64,7 @@ class PdfStatus(enum.StrEnum):
     FETCHED = "fetched"
     UNAVAILABLE = "unavailable"  # no open-access location answered with a PDF
     FAILED = "failed"  # fetched, but unusable (corrupt, encrypted, scanned, too large)
+    RETRYING = "retrying"  # every location failed for a passing reason; tried again at retry_at
 
 
 class PdfDocument(Base):
@@ -78,4 +79,6 @@ class PdfDocument(Base):
     size_bytes: Mapped[int | None]
     pages: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)  # transient failures since the last success
+    retry_at: Mapped[datetime | None]
     fetched_at: Mapped[datetime] = mapped_column(default=utcnow)
