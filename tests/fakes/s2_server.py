@@ -6,7 +6,9 @@
     assert s2.rate_violations == 0
 
 Every request is counted (`total_requests`, `requests[endpoint]`), then, in this order:
-`down` answers 503; a wrong `x-api-key` (when `required_api_key` is set) answers 403; a request
+`down` answers 503; a wrong `x-api-key` (when `required_api_key` is set) answers 403; an
+endpoint in `refused` answers its status (e.g. `{"citations": 403}`: a key without access to
+that endpoint); a request
 sooner than `min_interval` (5% tolerance) after the previous accepted one answers 429 with
 `Retry-After`; an injected fault may answer 429/5xx, stall (`timeout`) or send a truncated
 200 body (`malformed`); otherwise the endpoint answers as the official spec describes.
@@ -107,12 +109,14 @@ class FakeSemanticScholar(LoopbackServer):
         faults: Faults | None = None,
         required_api_key: str | None = None,
         down: bool = False,
+        refused: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         self.graph = graph
         self.min_interval = min_interval
         self.required_api_key = required_api_key
         self.down = down
+        self.refused = dict(refused or {})
         self._lock = threading.Lock()
         self._plan = FaultPlan(faults or Faults())
         self._last_accepted: float | None = None
@@ -170,6 +174,8 @@ class FakeSemanticScholar(LoopbackServer):
                 return Admission(Reply(503, {"message": "Service Unavailable"}))
             if self.required_api_key is not None and api_key != self.required_api_key:
                 return Admission(Reply(403, {"message": "Forbidden"}))
+            if endpoint in self.refused:
+                return Admission(Reply(self.refused[endpoint], {"message": "Forbidden"}))
             wait = self._rate_wait(time.monotonic())
             if wait > 0:
                 self.rate_violations += 1

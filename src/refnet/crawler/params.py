@@ -56,3 +56,7 @@ class CrawlOutcome:
     edges_stored: int
     requests_made: int
     error: str | None
+    retry_after: float | None = None  # paused: how long the source asked us to wait
+
+    def waiting(self, retry_after: float | None) -> CrawlOutcome:
+        return dataclasses.replace(self, retry_after=retry_after)

@@ -8,7 +8,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 
 from refnet.core.config import get_settings
 from refnet.core.errors import TransientError
-from refnet.core.tasks import CRAWL_POLICY, CRAWL_SEEDS, SUMMARIZE_JOB, enqueue
+from refnet.core.handoff import CRAWL_SEEDS, SUMMARIZE_JOB, enqueue
 from refnet.crawler.service import JobBusy, run_crawl
 from refnet.db.models import JobStatus
 from refnet.db.queries.crawl import get_job
@@ -18,9 +18,13 @@ from refnet.sources.factory import open_source
 log = structlog.get_logger(__name__)
 
 
-@shared_task(name=CRAWL_SEEDS, **CRAWL_POLICY)
+@shared_task(name=CRAWL_SEEDS)
 def crawl_seeds(job_id: int) -> str:
-    """Run (or resume) crawl job `job_id`, then queue summaries of what it collected."""
+    """Run (or resume) crawl job `job_id`, then queue summaries of what it collected.
+
+    A paused job (the source stayed down, or asked us to wait longer than a worker should) is
+    retried after the wait the source asked for; see `refnet.worker.policies`.
+    """
     settings = get_settings()
     url = settings.effective_database_url
     with session_scope(url) as session:
@@ -41,7 +45,7 @@ def crawl_seeds(job_id: int) -> str:
     finally:
         source.close()
     if outcome.status == JobStatus.PAUSED:
-        raise TransientError(outcome.error or "crawl paused")
+        raise TransientError(outcome.error or "crawl paused", retry_after=outcome.retry_after)
     if outcome.status == JobStatus.COMPLETED:
         enqueue(SUMMARIZE_JOB, job_id=job_id)
     return outcome.status

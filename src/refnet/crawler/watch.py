@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlalchemy import select
-
 from refnet.core.errors import InvalidInput
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlOutcome, CrawlParams
@@ -14,6 +12,7 @@ from refnet.crawler.service import run_crawl, start_crawl
 from refnet.db.base import utcnow
 from refnet.db.models import JobKind, JobStatus, WatchedSeed
 from refnet.db.queries._dialect import insert_for
+from refnet.db.queries.crawl import list_watched_seeds
 from refnet.db.queries.lookups import lookup_paper
 from refnet.db.session import session_scope
 from refnet.sources.base import PaperSource
@@ -48,10 +47,7 @@ def recrawl_watched(
 ) -> list[CrawlOutcome]:
     """One incremental job per active watched seed: citations published since its last crawl."""
     with session_scope(database_url) as session:
-        watched = [
-            (w.id, w.paper.s2_id, w.last_crawled_at or w.paper.expanded_at or w.created_at)
-            for w in session.scalars(select(WatchedSeed).where(WatchedSeed.active))
-        ]
+        watched = list_watched_seeds(session=session)
     outcomes = []
     for watch_id, s2_id, last in watched:
         since = (last - LOOKBACK).date().isoformat()

@@ -29,6 +29,7 @@ def open_source(spec: str | None, settings: Settings) -> PaperSource:
             ),
             timeout=settings.semantic_scholar_timeout,
             max_retries=settings.semantic_scholar_max_retries,
+            max_wait=settings.semantic_scholar_max_wait,
         )
     if spec == "sample":
         return SnapshotSource(SAMPLE_PATH)

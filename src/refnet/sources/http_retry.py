@@ -3,15 +3,16 @@
 This is the part of the client that is not about the API's resources. Every attempt waits for
 the rate limiter first. 429/500/502/503/504, timeouts, dropped connections and unparseable 200
 bodies are retried with full-jitter exponential backoff; a `Retry-After` header is honoured (at
-least that long) and passed to the limiter so every worker backs off. A `Retry-After` longer
-than `backoff_cap` is not slept through: the call fails at once with
-`TransientError(retry_after=...)` so the task layer reschedules it. Other 4xx answers become
-`PermanentError`/`NotFound` at once.
+least that long) and passed to the limiter so every worker backs off. Neither a `Retry-After`
+longer than `backoff_cap` nor a limiter slot further away than `max_wait` is slept through: the
+call fails at once with `TransientError(retry_after=...)` so the task layer reschedules it.
+Other 4xx answers become `PermanentError`/`NotFound` at once.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ class RetryPolicy:
     max_retries: int = 6
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
+    max_wait: float = 60.0  # longest wait for the rate limiter before giving the call back
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
@@ -127,6 +129,7 @@ class RetryingJsonClient:
     service: str
     sleep: Callable[[float], None] = time.sleep
     attempts_made: int = 0  # HTTP requests sent, retries included
+    _count_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def request(
         self,
@@ -162,8 +165,9 @@ class RetryingJsonClient:
         params: Mapping[str, str | int] | None,
         json: Any,
     ) -> Any:
-        self.limiter.acquire()
-        self.attempts_made += 1
+        self.limiter.acquire(max_wait=self.policy.max_wait)
+        with self._count_lock:
+            self.attempts_made += 1
         try:
             response = self.http.request(method, path, params=params, json=json)
         except _RETRYABLE_EXCEPTIONS as exc:

@@ -17,6 +17,8 @@ import structlog
 
 from refnet.core.batching import chunks
 from refnet.core.errors import NotFound, PermanentError
+from refnet.core.gcpause import gc_paused
+from refnet.core.records import CitationRecord, PaperRecord
 from refnet.sources.base import BATCH_LIMIT
 from refnet.sources.http_retry import RetryingJsonClient, RetryPolicy
 from refnet.sources.rate_limit import RateLimiter
@@ -24,8 +26,6 @@ from refnet.sources.records import (
     EDGE_FIELDS,
     LISTED_PAPER_FIELDS,
     PAPER_FIELDS,
-    CitationRecord,
-    PaperRecord,
     parse_listing_row,
     parse_paper,
 )
@@ -67,6 +67,7 @@ class SemanticScholarClient:
         max_retries: int = 6,
         backoff_base: float = 1.0,
         backoff_cap: float = 60.0,
+        max_wait: float = 60.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         headers = {"Accept": "application/json", "User-Agent": "refnet"}
@@ -79,7 +80,10 @@ class SemanticScholarClient:
             transport=transport,
         )
         policy = RetryPolicy(
-            max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_wait=max_wait,
         )
         self._api = RetryingJsonClient(
             http=self._http, limiter=rate_limiter, policy=policy, service="Semantic Scholar"
@@ -105,19 +109,20 @@ class SemanticScholarClient:
         return found
 
     def _batch(self, ids: Sequence[str], *, fields: str) -> list[PaperRecord | None]:
-        body = self._api.request(
-            "POST",
-            "/paper/batch",
-            endpoint="/paper/batch",
-            expect=list,
-            params={"fields": fields},
-            json={"ids": list(ids)},
-        )
-        if len(body) != len(ids):
-            raise PermanentError(
-                f"Semantic Scholar /paper/batch answered {len(body)} entries for {len(ids)} ids"
+        with gc_paused():  # a batch answer is hundreds of thousands of small objects
+            body = self._api.request(
+                "POST",
+                "/paper/batch",
+                endpoint="/paper/batch",
+                expect=list,
+                params={"fields": fields},
+                json={"ids": list(ids)},
             )
-        return [_parse_or_none(raw) for raw in body]
+            if len(body) != len(ids):
+                raise PermanentError(
+                    f"Semantic Scholar /paper/batch answered {len(body)} entries for {len(ids)} ids"
+                )
+            return [_parse_or_none(raw) for raw in body]
 
     def get_paper(self, paper_id: str, *, fields: str = PAPER_FIELDS) -> PaperRecord:
         """One full record; `NotFound` when the API does not know the id."""

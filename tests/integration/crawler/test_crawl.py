@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from refnet.core.errors import NotFound, TransientError
-from refnet.crawler import steps
+from refnet.core.records import CitationRecord, PaperRecord
+from refnet.crawler import service, steps
 from refnet.crawler.params import CrawlParams
+from refnet.crawler.scoring import score_paper
 from refnet.crawler.service import JobBusy, run_crawl, start_crawl
 from refnet.db.base import utcnow
 from refnet.db.models import JobStatus
+from refnet.db.queries import ranking as ranking_q
 from refnet.db.session import get_engine
-from refnet.sources.records import CitationRecord, PaperRecord
 from refnet.sources.snapshot import SnapshotSource
 from tests.fakes.s2_graph import SyntheticGraph, make_graph
 from tests.support.network import expected_edges, row_counts, stored_network, write_snapshot
@@ -135,15 +140,21 @@ def test_seeds_sharing_papers_store_each_paper_once(
 
 
 class FlakySource:
-    """Passes calls to a source, but fails the `fail_at`-th call once."""
+    """Passes calls to a source until the `fail_at`-th call; from then on the source is down.
+
+    (A single failed call may be absorbed: a request made ahead in the background that fails is
+    simply made again.)"""
 
     def __init__(self, inner: SnapshotSource, fail_at: int, error: BaseException) -> None:
         self.inner, self.fail_at, self.error, self.calls = inner, fail_at, error, 0
         self.name = inner.name
+        self._lock = threading.Lock()
 
     def _tick(self) -> None:
-        self.calls += 1
-        if self.calls == self.fail_at:
+        with self._lock:
+            self.calls += 1
+            calls = self.calls
+        if self.fail_at and calls >= self.fail_at:
             raise self.error
 
     def get_papers(self, ids: Sequence[str]) -> list[PaperRecord | None]:
@@ -270,3 +281,192 @@ def test_a_job_running_elsewhere_is_not_run_twice(
             {"then": utcnow() - timedelta(hours=1)},
         )
     assert run_crawl(job_id, database_url=database_url, source=snapshot).status == "completed"
+
+
+class StallingSource(FlakySource):
+    """Passes calls through, but the `stall_at`-th batch lookup waits until `release` is set."""
+
+    def __init__(self, inner: SnapshotSource, stall_at: int) -> None:
+        super().__init__(inner, fail_at=0, error=TransientError("unused"))
+        self.stall_at, self.lookups = stall_at, 0
+        self.stalled, self.release = threading.Event(), threading.Event()
+
+    def get_papers(self, ids: Sequence[str]) -> list[PaperRecord | None]:
+        self._tick()
+        self.lookups += 1
+        if self.lookups == self.stall_at:
+            self.stalled.set()
+            self.release.wait(30)
+        return self.inner.get_papers(ids)
+
+
+def test_a_process_that_outlives_its_lease_loses_the_job_and_writes_nothing_more(
+    database_url: str, graph: SyntheticGraph, snapshot: SnapshotSource
+) -> None:
+    seed = most_cited(graph)[0]
+    crawl(database_url, snapshot, [seed], max_depth=2, max_papers=400)
+    clean, clean_counts = stored_network(database_url), row_counts(database_url)
+    with get_engine(database_url).begin() as connection:
+        for table in ("crawl_frontier", "crawl_jobs", "citations", "paper_authors", "papers"):
+            connection.execute(sa.text(f"DELETE FROM {table}"))
+
+    job_id, _ = start_crawl(
+        database_url=database_url,
+        seeds=[seed],
+        params=CrawlParams(max_depth=2, max_papers=400),
+        source_name="snapshot:test",
+    )
+    slow = StallingSource(snapshot, stall_at=2)  # the first batch of candidates stalls
+    outcome: list[BaseException | str] = []
+
+    def first_process() -> None:
+        try:
+            outcome.append(run_crawl(job_id, database_url=database_url, source=slow).status)  # type: ignore[arg-type]
+        except BaseException as exc:
+            outcome.append(exc)
+
+    first = threading.Thread(target=first_process)
+    first.start()
+    assert slow.stalled.wait(30)
+    time.sleep(0.5)  # the first process commits what it has and waits for the stalled answer
+    with get_engine(database_url).begin() as connection:  # its lease runs out
+        connection.execute(
+            sa.text("UPDATE crawl_jobs SET updated_at = :then"),
+            {"then": utcnow() - timedelta(hours=1)},
+        )
+    second = run_crawl(job_id, database_url=database_url, source=snapshot)
+    slow.release.set()
+    first.join(30)
+
+    assert second.status == JobStatus.COMPLETED
+    assert isinstance(outcome[0], JobBusy) and "taken over" in str(outcome[0])
+    assert stored_network(database_url) == clean
+    assert row_counts(database_url) == clean_counts
+    with get_engine(database_url).connect() as connection:
+        status = connection.scalar(sa.text("SELECT status FROM crawl_jobs"))
+    assert status == JobStatus.COMPLETED  # the first process did not mark it paused
+
+
+def test_a_crawl_longer_than_its_lease_keeps_it_by_renewing_at_every_step(
+    database_url: str,
+    graph: SyntheticGraph,
+    snapshot: SnapshotSource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(service, "LEASE", timedelta(seconds=2))
+    seed = most_cited(graph)[0]
+    job_id, _ = start_crawl(
+        database_url=database_url,
+        seeds=[seed],
+        params=CrawlParams(max_depth=2, max_papers=400),
+        source_name="snapshot:test",
+    )
+    slow = SlowSource(snapshot, seconds=0.5)
+    done: list[str] = []
+    runner = threading.Thread(
+        target=lambda: done.append(
+            run_crawl(job_id, database_url=database_url, source=slow).status  # type: ignore[arg-type]
+        )
+    )
+    runner.start()
+    while not slow.calls:  # the crawl has taken its job
+        time.sleep(0.01)
+    refused = 0
+    while runner.is_alive():
+        try:
+            run_crawl(job_id, database_url=database_url, source=snapshot)
+        except JobBusy:
+            refused += 1
+        time.sleep(0.1)
+    runner.join()
+
+    assert done == [JobStatus.COMPLETED]
+    assert slow.calls * 0.5 > 2.5  # the crawl took longer than its lease
+    assert refused > 5  # and nobody could take it over meanwhile
+
+
+class SlowSource(FlakySource):
+    def __init__(self, inner: SnapshotSource, seconds: float) -> None:
+        super().__init__(inner, fail_at=0, error=TransientError("unused"))
+        self.seconds = seconds
+
+    def _tick(self) -> None:
+        super()._tick()
+        time.sleep(self.seconds)
+
+
+def fresh_ranking(session: Session, job_id: int) -> list[tuple[float, str]]:
+    """Every candidate scored from scratch, best first: what incremental scoring must equal."""
+    links = ranking_q.links_to_collected(session=session, job_id=job_id)
+    rows = session.execute(
+        sa.text(
+            "SELECT p.id, p.s2_id, f.depth, p.citation_count, p.influential_citation_count "
+            "FROM crawl_frontier f JOIN papers p ON p.id = f.paper_id "
+            "WHERE f.job_id = :job AND f.state = 'candidate'"
+        ),
+        {"job": job_id},
+    )
+    scored = [
+        (
+            score_paper(
+                citation_count=c, influential_citation_count=i, links=links.get(pid, 0), depth=d
+            ),
+            s2,
+        )
+        for pid, s2, d, c, i in rows
+    ]
+    return sorted(scored, key=lambda item: (-item[0], item[1]))
+
+
+def test_incremental_scores_pick_what_scoring_everything_afresh_would(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = make_graph(3000, seed=11)  # large enough for two collects in a row
+    snapshot = SnapshotSource(write_snapshot(big, tmp_path / "big.jsonl"))
+    real = steps.pick_candidates
+    picks = 0
+
+    def checked(*, session: Session, job_id: int, limit: int) -> list[ranking_q.CandidateRow]:
+        nonlocal picks
+        expected = fresh_ranking(session, job_id)
+        chosen = real(session=session, job_id=job_id, limit=limit)
+        assert [(c.score, c.s2_id) for c in chosen] == expected[: len(chosen)]
+        stored = ranking_q.best_candidates(session=session, job_id=job_id, limit=10**6)
+        assert [(c.score, c.s2_id) for c in stored] == expected  # every candidate, not only these
+        picks += 1
+        return chosen
+
+    monkeypatch.setattr(steps, "pick_candidates", checked)
+    _, status = crawl(database_url, snapshot, most_cited(big, 1), max_depth=2, max_papers=1600)
+
+    assert status == JobStatus.COMPLETED
+    assert picks >= 4
+
+
+def test_forgetting_stored_rows_past_the_limit_changes_nothing(
+    database_url: str,
+    graph: SyntheticGraph,
+    snapshot: SnapshotSource,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seeds = most_cited(graph, 2)
+    crawl(database_url, snapshot, seeds, max_depth=2, max_papers=500)
+    remembered, counts = stored_network(database_url), row_counts(database_url)
+    with get_engine(database_url).begin() as connection:
+        for table in ("crawl_frontier", "crawl_jobs", "citations", "paper_authors", "papers"):
+            connection.execute(sa.text(f"DELETE FROM {table}"))
+
+    monkeypatch.setattr(service, "KNOWN_ROWS_LIMIT", 100)
+    sizes: list[int] = []
+    real = service._Run._remember
+
+    def remember(run: service._Run, stored: dict[str, int]) -> None:
+        real(run, stored)
+        sizes.append(len(run.known_rows))
+
+    monkeypatch.setattr(service._Run, "_remember", remember)
+    crawl(database_url, snapshot, seeds, max_depth=2, max_papers=500)
+
+    assert sizes and max(sizes) <= 100
+    assert stored_network(database_url) == remembered
+    assert row_counts(database_url) == counts

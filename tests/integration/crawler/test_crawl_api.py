@@ -162,3 +162,24 @@ def test_api_that_stays_down_pauses_and_a_rerun_continues(
     assert kept.papers < network.papers
     assert len(network.papers) == 700
     assert network.edges == expected_edges(graph, network.papers)
+
+
+@pytest.mark.parametrize("refusal", [401, 403, 400])
+def test_a_refused_citations_listing_fails_the_job_with_what_to_fix(
+    database_url: str, graph: SyntheticGraph, fake: FakeSemanticScholar, refusal: int
+) -> None:
+    fake.refused = {"citations": refusal}  # e.g. a key without access to that endpoint
+
+    status = crawl(database_url, fake, [hub(graph)], papers=300)
+
+    with get_engine(database_url).connect() as connection:
+        error = connection.scalar(sa.text("SELECT error FROM crawl_jobs"))
+        expanded = connection.scalar(
+            sa.text("SELECT count(*) FROM papers WHERE crawl_state = 'expanded'")
+        )
+    assert status == JobStatus.FAILED
+    assert f"listing the citations of {hub(graph)} failed" in error
+    assert f"HTTP {refusal}" in error
+    if refusal in (401, 403):
+        assert "check the API key" in error
+    assert expanded == 0  # no paper is marked expanded as if it had no citations

@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from refnet.core.errors import TransientError
-from refnet.sources.rate_limit import RedisRateLimiter
+from refnet.sources.rate_limit import RateLimitWait, RedisRateLimiter
 from tests.conftest import _unavailable
 
 pytestmark = pytest.mark.redis
@@ -114,3 +114,20 @@ def test_an_unreachable_redis_is_a_transient_error() -> None:
 
     with pytest.raises(TransientError, match="rate limiter unavailable"):
         limiter.acquire()
+
+
+def test_a_worker_will_not_wait_past_its_limit_for_a_shared_slot(
+    limiter_redis_url: str, key: str
+) -> None:
+    refused, other = (
+        RedisRateLimiter(limiter_redis_url, rate_per_second=1.0, key=key) for _ in range(2)
+    )
+    refused.penalize(3600.0)
+
+    started = time.monotonic()
+    with pytest.raises(RateLimitWait) as waited:
+        other.acquire(max_wait=60.0)
+
+    assert time.monotonic() - started < 1.0
+    assert 3590 < (waited.value.retry_after or 0) <= 3600
+    assert 3590 < refused.reserve() <= 3600  # nothing was reserved by the refused call

@@ -414,3 +414,20 @@ def test_retry_after_accepts_seconds_decimals_and_http_dates() -> None:
     assert parse_retry_after("Sun, 01 Jun 2025 11:00:00 GMT", now=now) == 0.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_a_long_wait_for_the_shared_limiter_hands_the_call_back_at_once() -> None:
+    handler, seen = sequence(httpx.Response(200, json=paper_json("a" * 40)))
+    limiter = MemoryRateLimiter(1.0)
+    limiter.penalize(3600.0)  # another worker was told to wait an hour
+
+    started = time.monotonic()
+    with (
+        canned_client(handler, rate_limiter=limiter, max_wait=60.0) as s2,
+        pytest.raises(TransientError) as err,
+    ):
+        s2.get_paper("a" * 40)
+
+    assert time.monotonic() - started < 1.0
+    assert err.value.retry_after == pytest.approx(3600.0, abs=1.0)
+    assert seen == []  # no request was sent

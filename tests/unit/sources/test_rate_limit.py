@@ -7,7 +7,12 @@ import threading
 
 import pytest
 
-from refnet.sources.rate_limit import MemoryRateLimiter, RedisRateLimiter, make_rate_limiter
+from refnet.sources.rate_limit import (
+    MemoryRateLimiter,
+    RateLimitWait,
+    RedisRateLimiter,
+    make_rate_limiter,
+)
 
 
 class FakeClock:
@@ -126,3 +131,30 @@ def test_make_rate_limiter_picks_redis_with_a_url() -> None:
     limiter = make_rate_limiter(rate_per_second=1.0, redis_url="redis://127.0.0.1:1/0")
     assert isinstance(limiter, RedisRateLimiter)
     assert limiter.interval == 1.0
+
+
+def test_a_caller_will_not_wait_past_its_limit_and_reserves_nothing() -> None:
+    clock = FakeClock()
+    limiter = MemoryRateLimiter(1.0, clock=clock, sleep=clock.sleep)
+    limiter.penalize(3600.0)  # Semantic Scholar asked every worker to wait an hour
+
+    with pytest.raises(RateLimitWait) as refused:
+        limiter.acquire(max_wait=60.0)
+
+    assert refused.value.retry_after == pytest.approx(3600.0)
+    assert clock.sleeps == []  # the caller was not held
+    assert limiter.reserve() == pytest.approx(3600.0)  # and took no slot from anyone
+
+
+def test_a_caller_that_wakes_late_pushes_the_next_slot_back() -> None:
+    clock = FakeClock()
+
+    def late_sleep(seconds: float) -> None:  # a busy process: the thread resumes 0.3 s late
+        clock.sleep(seconds + 0.3)
+
+    limiter = MemoryRateLimiter(1.0, clock=clock, sleep=late_sleep)
+    limiter.acquire()
+    limiter.acquire()  # due at +1.0, really goes at +1.3
+    woke = clock.now
+
+    assert limiter.reserve() == pytest.approx(woke + 1.0 - clock.now)  # a full interval after

@@ -37,8 +37,9 @@ def upsert_citations(*, session: Session, edges: Iterable[EdgeRow]) -> None:
         if edge.citing_id != edge.cited_id and (key not in unique or edge.has_details):
             unique[key] = edge
     now = utcnow()
-    detailed = [_edge_dict(e, now) for e in unique.values() if e.has_details]
-    bare = [_edge_dict(e, now) for e in unique.values() if not e.has_details]
+    in_key_order = [unique[key] for key in sorted(unique)]  # as every batch write
+    detailed = [_edge_dict(e, now) for e in in_key_order if e.has_details]
+    bare = [_edge_dict(e, now) for e in in_key_order if not e.has_details]
     _insert_bare_edges(session, bare)
     insert_rows(
         session,

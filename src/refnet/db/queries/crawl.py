@@ -4,29 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, select, update
-from sqlalchemy import text as sa_text
+from sqlalchemy import Table, case, func, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from refnet.core.batching import chunks
-from refnet.db.base import utcnow
-from refnet.db.models import Citation, CrawlJob, FrontierEntry, FrontierState, JobStatus, Paper
-from refnet.db.queries._dialect import insert_rows
+from refnet.core.errors import RefNetError
+from refnet.db.base import as_utc, utcnow
+from refnet.db.models import (
+    Citation,
+    CrawlJob,
+    FrontierEntry,
+    FrontierState,
+    JobStatus,
+    Paper,
+    WatchedSeed,
+)
+from refnet.db.queries._dialect import binary_order, insert_rows
 
 FRONTIER = cast(Table, FrontierEntry.__table__)
 IN_FRONTIER = (FrontierState.COLLECTED.value, FrontierState.EXPANDED.value)
 UNFINISHED = (JobStatus.PENDING.value, JobStatus.RUNNING.value, JobStatus.PAUSED.value)
 
 
-@dataclass(frozen=True, slots=True)
-class CandidateRow:
-    paper_id: int
-    s2_id: str
-    depth: int
-    citation_count: int | None
-    influential_citation_count: int | None
+class LeaseLost(RefNetError):
+    """Another process took over the crawl job (this one was silent longer than the lease)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,38 @@ def find_unfinished_job(
     return next((j for j in jobs if j.seeds == list(seeds) and j.params == params), None)
 
 
+def hold_lease(*, session: Session, job_id: int, runner: str) -> None:
+    """Renew the job's lease for `runner` and lock the job row until the transaction ends;
+    LeaseLost when another process has taken the job over."""
+    result = session.execute(
+        update(CrawlJob)
+        .where(
+            CrawlJob.id == job_id,
+            CrawlJob.runner == runner,
+            CrawlJob.status == JobStatus.RUNNING.value,
+        )
+        .values(updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(result, "rowcount", 0):
+        raise LeaseLost(f"crawl job {job_id} was taken over by another process")
+
+
+def list_watched_seeds(*, session: Session) -> list[tuple[int, str, datetime]]:
+    """Active watched seeds as (watch id, S2 id, crawled last), in one query."""
+    rows = session.execute(
+        select(
+            WatchedSeed.id,
+            Paper.s2_id,
+            func.coalesce(WatchedSeed.last_crawled_at, Paper.expanded_at, WatchedSeed.created_at),
+        )
+        .join(Paper, Paper.id == WatchedSeed.paper_id)
+        .where(WatchedSeed.active)
+        .order_by(WatchedSeed.id)
+    )
+    return [(watch_id, s2_id, as_utc(last)) for watch_id, s2_id, last in rows]
+
+
 def list_jobs(*, session: Session, limit: int = 20) -> list[CrawlJob]:
     return list(session.scalars(select(CrawlJob).order_by(CrawlJob.id.desc()).limit(limit)))
 
@@ -75,7 +111,8 @@ def add_to_frontier(
     state: FrontierState = FrontierState.CANDIDATE,
     is_seed: bool = False,
 ) -> None:
-    """Add papers at a depth; a paper already present keeps the smaller depth."""
+    """Add papers at a depth; a paper already present keeps the smaller depth. Either way its
+    score is stale: a new depth or a new edge to a collected paper may change it."""
     now = utcnow()
     rows = [
         {
@@ -85,9 +122,10 @@ def add_to_frontier(
             "score": 0.0,
             "state": state.value,
             "is_seed": is_seed,
+            "stale": True,
             "updated_at": now,
         }
-        for paper_id, depth in depths.items()
+        for paper_id, depth in sorted(depths.items())  # key order, as every batch write
     ]
     insert_rows(
         session,
@@ -101,6 +139,7 @@ def add_to_frontier(
                     else_=FRONTIER.c.depth,
                 ),
                 "is_seed": FRONTIER.c.is_seed | statement.excluded.is_seed,
+                "stale": true(),
             },
         ),
     )
@@ -115,38 +154,13 @@ def set_frontier_state(
     only_from: Sequence[FrontierState] = (),
 ) -> None:
     """Move papers to `state`; with `only_from`, only those currently in one of those states."""
-    for part in chunks(list(paper_ids), 500):
+    for part in chunks(sorted(paper_ids), 500):
         statement = update(FrontierEntry).where(
             FrontierEntry.job_id == job_id, FrontierEntry.paper_id.in_(part)
         )
         if only_from:
             statement = statement.where(FrontierEntry.state.in_([s.value for s in only_from]))
         session.execute(statement.values(state=state.value, updated_at=utcnow()))
-
-
-def set_frontier_scores(*, session: Session, job_id: int, scores: dict[int, float]) -> None:
-    if not scores:
-        return
-    statement = (
-        update(FRONTIER)
-        .where(FRONTIER.c.job_id == job_id, FRONTIER.c.paper_id == bindparam("pid"))
-        .values(score=bindparam("new_score"))
-    )
-    session.connection().execute(
-        statement, [{"pid": pid, "new_score": score} for pid, score in scores.items()]
-    )
-
-
-def frontier_scores(*, session: Session, job_id: int, paper_ids: Iterable[int]) -> dict[int, float]:
-    found: dict[int, float] = {}
-    for part in chunks(list(paper_ids), 500):
-        rows = session.execute(
-            select(FrontierEntry.paper_id, FrontierEntry.score).where(
-                FrontierEntry.job_id == job_id, FrontierEntry.paper_id.in_(part)
-            )
-        )
-        found.update(rows.all())
-    return found
 
 
 def count_frontier(*, session: Session, job_id: int, states: Sequence[str]) -> int:
@@ -158,63 +172,6 @@ def count_frontier(*, session: Session, job_id: int, states: Sequence[str]) -> i
         )
         or 0
     )
-
-
-def list_candidates(*, session: Session, job_id: int) -> list[CandidateRow]:
-    rows = session.execute(
-        select(
-            Paper.id,
-            Paper.s2_id,
-            FrontierEntry.depth,
-            Paper.citation_count,
-            Paper.influential_citation_count,
-        )
-        .join(Paper, Paper.id == FrontierEntry.paper_id)
-        .where(
-            FrontierEntry.job_id == job_id,
-            FrontierEntry.state == FrontierState.CANDIDATE.value,
-        )
-    )
-    return [CandidateRow(*row) for row in rows]
-
-
-def refresh_statistics(*, session: Session) -> None:
-    """Let PostgreSQL's planner see how far a crawl has grown the tables.
-
-    A crawl grows its tables faster than autovacuum re-analyzes them; with stale row estimates
-    the planner picks nested loops for `links_to_collected` that take seconds instead of
-    milliseconds.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa_text("ANALYZE papers, crawl_frontier, citations"))
-
-
-def links_to_collected(*, session: Session, job_id: int) -> dict[int, int]:
-    """For each candidate, how many edges join it to papers the job has collected."""
-    candidate, collected = aliased(FrontierEntry), aliased(FrontierEntry)
-    counts: dict[int, int] = {}
-    for near, far in (
-        (Citation.cited_id, Citation.citing_id),
-        (Citation.citing_id, Citation.cited_id),
-    ):
-        rows = session.execute(
-            select(candidate.paper_id, func.count())
-            .join(Citation, near == candidate.paper_id)
-            .join(
-                collected,
-                (collected.paper_id == far)
-                & (collected.job_id == job_id)
-                & collected.state.in_(IN_FRONTIER),
-            )
-            .where(
-                candidate.job_id == job_id,
-                candidate.state == FrontierState.CANDIDATE.value,
-            )
-            .group_by(candidate.paper_id)
-        )
-        for paper_id, count in rows:
-            counts[paper_id] = counts.get(paper_id, 0) + count
-    return counts
 
 
 def next_expandable(*, session: Session, job_id: int, max_depth: int) -> ExpandableRow | None:
@@ -231,7 +188,7 @@ def next_expandable(*, session: Session, job_id: int, max_depth: int) -> Expanda
             FrontierEntry.is_seed.desc(),
             FrontierEntry.depth,
             FrontierEntry.score.desc(),
-            Paper.s2_id,
+            binary_order(session, Paper.s2_id),
         )
         .limit(1)
     ).first()

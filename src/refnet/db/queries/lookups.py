@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from refnet.db.models import Author, Citation, CrawlState, Paper
+from refnet.db.models import Author, Citation, CrawlState, Paper, PaperAuthor
 from refnet.db.queries.papers import PAPERS
 
 
@@ -55,6 +55,19 @@ def lookup_paper(*, session: Session, api_id: str | None, title: str | None) -> 
         return None
     external = cast(Any, PAPERS.c.external_ids)
     return session.scalars(select(Paper).where(external[key].as_string() == value).limit(1)).first()
+
+
+def get_paper_with_neighbours(*, session: Session, paper_id: int) -> Paper | None:
+    """A paper with its authors, references and citing papers loaded in a few queries."""
+    return session.scalars(
+        select(Paper)
+        .where(Paper.id == paper_id)
+        .options(
+            selectinload(Paper.authors).joinedload(PaperAuthor.author),
+            selectinload(Paper.references).joinedload(Citation.cited),
+            selectinload(Paper.citations).joinedload(Citation.citing),
+        )
+    ).first()
 
 
 def paper_counts(*, session: Session) -> dict[str, int]:

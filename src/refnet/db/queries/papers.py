@@ -20,10 +20,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from refnet.core.batching import chunks
+from refnet.core.records import PaperRecord
 from refnet.db.base import utcnow
 from refnet.db.models import Author, CrawlState, Paper, PaperAuthor
 from refnet.db.queries._dialect import insert_rows, member_of
-from refnet.sources.records import PaperRecord
 
 IN_CHUNK = 500
 STUB_COLUMNS = ("title", "year", "venue", "citation_count", "influential_citation_count")
@@ -138,9 +138,46 @@ def upsert_papers(*, session: Session, records: Iterable[PaperRecord]) -> dict[s
     only fill what is still empty, so a stub never overwrites collected metadata. A record whose
     DOI or arXiv id is already stored under another S2 id merges into that row.
     """
+    staged = stage_papers(session=session, records=records)
+    staged.finish(session)
+    return staged.ids
+
+
+@dataclass(slots=True)
+class StagedPapers:
+    """The first half of `upsert_papers`, written: rows for the papers in `ids`, stubs filled.
+
+    `finish` writes the rest: the rows of new stubs that were put off (`later`), then the
+    metadata and authors of the complete records.
+    """
+
+    ids: dict[str, int]
+    complete: list[PaperRecord]
+    later: list[PaperRecord]
+    index: _Index
+    now: datetime
+
+    def finish(self, session: Session) -> None:
+        if self.later:
+            _insert_new(session, self.later, self.index, self.now)
+            for record in self.later:
+                row = self.index.match(record)
+                assert row is not None, f"no row for {record.s2_id} after inserting it"
+                self.ids[record.s2_id] = row
+            self.later = []
+        _update_complete(session, self.complete, self.ids, self.index, self.now)
+        _replace_authors(session, self.complete, self.ids)
+
+
+def stage_papers(
+    *, session: Session, records: Iterable[PaperRecord], put_off_new_stubs: bool = False
+) -> StagedPapers:
+    """Rows for every paper (with `put_off_new_stubs`, not yet for stubs that are new: nothing
+    can have chosen them yet), and what listing rows know filled into existing stubs."""
     unique = _dedupe(records)
+    now = utcnow()
     if not unique:
-        return {}
+        return StagedPapers({}, [], [], _Index([]), now)
     existing = _load_existing(session, unique)
     index = _Index(existing)
     fillable = {
@@ -148,20 +185,18 @@ def upsert_papers(*, session: Session, records: Iterable[PaperRecord]) -> dict[s
         for row in existing
         if row.crawl_state == CrawlState.DISCOVERED.value and row.incomplete
     }
-    now = utcnow()
-    _insert_new(session, [r for r in unique if index.match(r) is None], index, now)
+    new = [r for r in unique if index.match(r) is None]
+    later = [r for r in new if not r.complete] if put_off_new_stubs else []
+    _insert_new(session, [r for r in new if r.complete] if put_off_new_stubs else new, index, now)
     ids = {r.s2_id: row_id for r in unique if (row_id := index.match(r)) is not None}
-    complete = [r for r in unique if r.complete]
-    _update_complete(session, complete, ids, index, now)
     stubs = [r for r in unique if not r.complete and ids.get(r.s2_id) in fillable]
     _fill_stubs(session, stubs, ids)
-    _replace_authors(session, complete, ids)
-    return ids
+    return StagedPapers(ids, [r for r in unique if r.complete], later, index, now)
 
 
 def _insert_new(session: Session, records: list[PaperRecord], index: _Index, now: datetime) -> None:
     rows, pending = [], _Index([])
-    for record in records:
+    for record in sorted(records, key=lambda r: r.s2_id):  # key order, as every batch write
         if pending.match(record) is not None:
             continue  # same DOI/arXiv id as another new record in this batch
         pending.add(0, record.s2_id, record.doi, record.arxiv_id)
@@ -265,11 +300,11 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
         for a in r.authors
     }
     author_ids: dict[str, int] = {}
-    insert_rows(session, Author, list(authors.values()))
-    for keys in chunks(list(authors), IN_CHUNK):
+    insert_rows(session, Author, [authors[key] for key in sorted(authors)])
+    for keys in chunks(sorted(authors), IN_CHUNK):
         found = session.execute(select(Author.key, Author.id).where(Author.key.in_(keys)))
         author_ids.update(found.all())
-    paper_ids = [ids[r.s2_id] for r in records]
+    paper_ids = sorted({ids[r.s2_id] for r in records})
     for id_part in chunks(paper_ids, IN_CHUNK):
         session.execute(PAPER_AUTHORS.delete().where(PaperAuthor.paper_id.in_(id_part)))
     links = {
@@ -277,7 +312,9 @@ def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str
         for r in records
         for position, a in enumerate(r.authors)
     }
-    rows = [{"paper_id": p, "position": pos, "author_id": a} for (p, pos), a in links.items()]
+    rows = [
+        {"paper_id": p, "position": pos, "author_id": a} for (p, pos), a in sorted(links.items())
+    ]
     insert_rows(session, PaperAuthor, rows)
 
 
