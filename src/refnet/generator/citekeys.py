@@ -1,7 +1,8 @@
 """Readable, file-name-safe citekeys such as `lewis2020retrieval`.
 
 A citekey is the first author's family name, the year and the first significant word of the
-title, folded to ASCII lower case (`[a-z0-9]` only). On a collision the second paper gets
+title, transliterated to ASCII lower case (`[a-z0-9]` only; `王` -> `wang`, `Петров` ->
+`petrov`). On a collision the second paper gets
 `-2`, the third `-3`, and so on: a base key never contains `-`, so a suffixed key can never be
 mistaken for another paper's base key (`lewis2020retrievalb` could be a real title word).
 Keys are compared lower-cased because macOS and Windows file systems ignore case.
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+
+from anyascii import anyascii
 
 MAX_LENGTH = 60
 MAX_PART = 24  # family name and title word are each cut to this many characters
@@ -26,39 +29,21 @@ _STOPWORDS = """
 """
 STOPWORDS = frozenset(_STOPWORDS.split())
 NAME_SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "phd", "md"})
-# Letters that Unicode does not decompose into ASCII.
-_UNFOLDABLE = str.maketrans(
-    {
-        "ø": "o",
-        "Ø": "O",
-        "æ": "ae",
-        "Æ": "AE",
-        "œ": "oe",
-        "Œ": "OE",
-        "ß": "ss",
-        "ł": "l",
-        "Ł": "L",
-        "đ": "d",
-        "Đ": "D",
-        "ð": "d",
-        "Ð": "D",
-        "þ": "th",
-        "Þ": "TH",
-        "\u0131": "i",  # dotless i,
-    }
-)
 # Device names Windows refuses as file names, with or without an extension.
 _RESERVED = frozenset(
     {"con", "prn", "aux", "nul"} | {f"com{i}" for i in range(10)} | {f"lpt{i}" for i in range(10)}
 )
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+_EAST_ASIAN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 _APOSTROPHES = re.compile(r"['\u2019]")
 
 
 def ascii_fold(text: str) -> str:
-    """`Jégou` -> `Jegou`, `Øksendal` -> `Oksendal`; characters with no ASCII form are dropped."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_UNFOLDABLE))
-    return decomposed.encode("ascii", "ignore").decode("ascii")
+    """`Jégou` -> `Jegou`, `Øksendal` -> `Oksendal`, `王` -> `Wang`, `Петров` -> `Petrov`.
+
+    Any script is transliterated (anyascii); what has no ASCII form at all is dropped.
+    """
+    return anyascii(unicodedata.normalize("NFKC", text)).encode("ascii", "ignore").decode("ascii")
 
 
 def _alnum(text: str) -> str:
@@ -66,9 +51,12 @@ def _alnum(text: str) -> str:
 
 
 def family_name(full_name: str | None) -> str | None:
-    """The family name in `Patrick Lewis`, `Lewis, Patrick` or `Martin Luther King Jr.`."""
+    """The family name in `Patrick Lewis`, `Lewis, Patrick` or `Martin Luther King Jr.`; in a
+    name written in Chinese, Japanese or Korean script the family name comes first (`山田 太郎`)."""
     if not full_name or not full_name.strip():
         return None
+    if _EAST_ASIAN.search(full_name) and "," not in full_name:
+        return full_name.split()[0]
     if "," in full_name:
         head, _, tail = full_name.partition(",")
         if _alnum(tail) not in NAME_SUFFIXES and head.strip():

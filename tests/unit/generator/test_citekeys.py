@@ -46,10 +46,10 @@ def test_citekey_skips_stopwords(title: str, word: str) -> None:
         ("Müller", "Über Graphen", "muller2011uber"),
         ("Łukasiewicz", "Æsthetic Œuvres", "lukasiewicz2011aesthetic"),
         ("Straße", "ﬁne ligatures", "strasse2011fine"),
-        ("王", "深度学习", "anon2011paper"),
-        ("Nguyễn", "深度学习 Deep Learning", "nguyen2011deep"),
+        ("Nguyễn", "Học sâu", "nguyen2011hoc"),
         (None, None, "anon2011paper"),
         ("", "", "anon2011paper"),
+        ("…", "—", "anon2011paper"),  # punctuation only
     ],
 )
 def test_citekey_folds_to_ascii_and_falls_back_when_nothing_folds(
@@ -129,3 +129,19 @@ def test_any_unicode_input_gives_a_safe_key() -> None:
 )
 def test_family_name(name: str | None, family: str | None) -> None:
     assert family_name(name) == family
+
+
+@pytest.mark.parametrize(
+    ("author", "title", "expected"),
+    [
+        ("王小明", "深度学习", "wangxiaoming2020shenduxuexi"),
+        ("山田 太郎", "Deep Learning", "shantian2020deep"),  # family name first in CJK script
+        ("김철수", "Graph Networks", "gimcheolsu2020graph"),
+        ("Иван Петров", "Графовые сети", "petrov2020grafovye"),
+        ("Ιωάννης Παπαδόπουλος", "Neural Networks", "papadopoylos2020neural"),
+    ],
+)
+def test_names_in_other_scripts_are_transliterated_not_anonymous(
+    author: str, title: str, expected: str
+) -> None:
+    assert key(family_name(author), 2020, title) == expected
