@@ -45,5 +45,9 @@ def test_vault_generation_benchmark() -> None:
 
 
 def test_extractive_summarizer_benchmark() -> None:
-    figures = run_benchmark("benchmarks.extractive_summarizer", "--papers", "2", "--pages", "2")
+    figures = run_benchmark(
+        "benchmarks.extractive_summarizer", "--papers", "2", "--pages", "2", "--storm-papers", "10"
+    )
     assert float(figures["extract_and_summarize_pages_per_s"]) > 0  # type: ignore[arg-type]
+    storm = figures["pipeline_20pct_pdf_failures"]
+    assert storm == {**storm, "summarized": 10, "from_abstract": 2, "notes_written": 10}
