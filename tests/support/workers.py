@@ -67,15 +67,17 @@ def wait_for(condition: Callable[[], bool], *, seconds: float, what: str, logs: 
 
 
 def wait_idle(app: Celery, redis_url: str, logs: Path) -> None:
-    """Until every queue is empty and no worker is running a task, twice in a row."""
+    """Until every queue is empty and no worker runs, holds or waits to run a task (a retry
+    with its countdown), twice in a row."""
     client = redis.Redis.from_url(redis_url)
     quiet = 0
     deadline = time.monotonic() + 60
     while quiet < 2:
         assert time.monotonic() < deadline, "workers never went idle\n" + tail(logs)
         queued = sum(int(client.llen(queue.value)) for queue in QueueName)
-        active = app.control.inspect(timeout=1.0).active() or {}
-        busy = queued or any(tasks for tasks in active.values())
+        inspect = app.control.inspect(timeout=1.0)
+        held = [inspect.active(), inspect.reserved(), inspect.scheduled()]
+        busy = queued or any(tasks for answer in held for tasks in (answer or {}).values())
         quiet = 0 if busy else quiet + 1
         time.sleep(0.3)
     client.close()

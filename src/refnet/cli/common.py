@@ -11,14 +11,14 @@ from pydantic import ValidationError
 from rich.console import Console
 from sqlalchemy import exc as sa_exc
 
-from refnet.core.config import Settings, get_settings
+from refnet.core.config import Settings, describe_settings_errors, get_settings
 from refnet.core.errors import InvalidInput, RefNetError, TransientError
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
 from refnet.db.session import is_transient
 
 if TYPE_CHECKING:
-    from celery import Celery
+    from refnet.core.handoff import Dispatcher
 
 app = typer.Typer(
     help="RefNet: map the citation network around research papers.", no_args_is_help=True
@@ -72,17 +72,9 @@ def load_settings(verbose: bool = False) -> Settings:
     return settings
 
 
-def describe_settings_errors(exc: ValidationError) -> str:
-    """One line per bad setting, named as the environment variable, without its value."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        name = "__".join(str(part) for part in error["loc"]).upper()
-        lines.append(f"  {name or 'settings'}: {error['msg']}")
-    return "\n".join(lines)
-
-
-def start_pipeline(settings: Settings) -> Celery:
-    """Let this command hand work on: to the workers with a broker, else run it here."""
+def start_pipeline(settings: Settings) -> Dispatcher | None:
+    """Let this command hand work on: to the workers with a broker, else run it here. Returns
+    the dispatcher it replaces."""
     from refnet.worker.celery_app import start_pipeline as start
 
     return start(settings)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import typer
@@ -29,6 +28,7 @@ from refnet.cli.common import (
 )
 from refnet.cli.render import render_pipeline_totals, render_vault_report
 from refnet.core.config import get_settings
+from refnet.core.handoff import use_dispatcher
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlParams
 from refnet.crawler.service import start_crawl
@@ -56,7 +56,7 @@ def summarize(
     """
     from refnet.core.handoff import request_vault_update
     from refnet.summarizer.factory import make_summarizer
-    from refnet.summarizer.service import RETRY
+    from refnet.summarizer.service import summarize_until_settled
 
     settings = load_settings(verbose)
     if bool(paper_ids) == pending:
@@ -69,28 +69,19 @@ def summarize(
                 ids = papers_needing_summary(session=session, key=summarizer.key)
             else:
                 ids = [_stored_paper_id(session, paper_id) for paper_id in paper_ids]
-        outcomes: Counter[str] = Counter()
-        with Progress(
-            TextColumn("[bold]summarize"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-            disable=not console.is_terminal,
-        ) as bar:
+        with (
+            Progress(
+                TextColumn("[bold]summarize"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                disable=not console.is_terminal,
+            ) as bar,
+            closing(summarizer),
+        ):
             task = bar.add_task("summarize", total=len(ids))
-            todo = ids
-            while todo:  # every retry counts an attempt, so this ends
-                again = []
-                for paper_id in todo:
-                    outcome = summarizer.summarize(paper_id)
-                    if outcome.status == RETRY:
-                        again.append(paper_id)
-                        continue
-                    outcomes[outcome.status] += 1
-                    bar.advance(task)
-                todo = again
-        summarizer.close()
+            outcomes = summarize_until_settled(summarizer, ids, lambda: bar.advance(task))
         console.print(
             "Summaries: " + (", ".join(f"{n} {s}" for s, n in sorted(outcomes.items())) or "none"),
             highlight=False,
@@ -183,13 +174,11 @@ def _demo_environment() -> Iterator[None]:
 
 
 def _run_demo() -> None:
-    from refnet.core.handoff import CRAWL_SEEDS, enqueue, use_dispatcher
-    from refnet.worker.celery_app import make_celery
-    from refnet.worker.dispatch import start_dispatching
+    from refnet.core.handoff import CRAWL_SEEDS, enqueue
 
     settings = load_settings()
     started = time.monotonic()
-    previous = start_dispatching(make_celery(settings), settings)  # every stage runs here
+    previous = start_pipeline(settings)  # no broker: every stage runs here
     try:
         with errors_as_messages():
             url = ready_database(settings)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import random
 
+MAX_DELAY = 1800.0  # no retry waits longer: the broker's patience is set from it
+TASK_BACKOFF_BASE = 15.0
+
 
 def backoff_seconds(
     retries: int,
@@ -19,3 +22,8 @@ def backoff_seconds(
     ceiling = min(cap, base * 2.0 ** max(retries, 0))
     delay = ceiling / 2 + (rng or random).uniform(0.0, ceiling / 2)
     return min(cap, max(delay, at_least or 0.0))
+
+
+def task_retry_delay(retries: int, retry_after: float | None = None) -> float:
+    """Countdown before a task's retry number `retries + 1`: never less than `retry_after`."""
+    return backoff_seconds(retries, base=TASK_BACKOFF_BASE, cap=MAX_DELAY, at_least=retry_after)

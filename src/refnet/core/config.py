@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -47,7 +47,7 @@ class SummarizerSettings(BaseModel):
     fetch_pdfs: bool = True
     papers_per_task: int = Field(default=20, ge=1)
     # Claims of one summary before a passing failure (provider or PDF host down) fails it; the
-    # pending sweep offers failed summaries again.
+    # pending sweep (`refnet summarize --pending`) gives failed summaries as many attempts again.
     max_attempts: int = Field(default=5, ge=1)
     # Seconds before the first retry of such a paper, doubling with every attempt (at most 30 min).
     retry_delay: float = Field(default=30.0, ge=0)
@@ -162,6 +162,16 @@ class Settings(BaseSettings):
         raise ValueError(f"names {scheme!r}; RefNet runs on PostgreSQL (postgresql://…) or SQLite")
 
     @model_validator(mode="after")
+    def _pdf_attempts_leave_room_for_the_abstract(self) -> Settings:
+        if self.pdf.attempts >= self.summarizer.max_attempts:
+            raise ValueError(
+                f"PDF__ATTEMPTS ({self.pdf.attempts}) must be below SUMMARIZER__MAX_ATTEMPTS "
+                f"({self.summarizer.max_attempts}), or a paper whose PDF host is down fails "
+                "before it can be summarized from its abstract"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
         if self.environment != "production":
             return self
@@ -206,3 +216,12 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def describe_settings_errors(exc: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable, without its value."""
+    lines = []
+    for error in exc.errors(include_input=False, include_url=False):
+        name = "__".join(str(part) for part in error["loc"]).upper()
+        lines.append(f"  {name or 'settings'}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,9 +1,10 @@
-"""Pausing Python's cyclic garbage collector while a large answer is parsed.
+"""Pausing Python's cyclic garbage collector while a large answer is decoded and parsed.
 
 Decoding a Semantic Scholar batch answer builds a few hundred thousand small objects (dicts,
 lists, strings) that form no reference cycles. Each burst of allocations triggers full
-collections that walk the whole heap, which doubled the time to parse an answer. Nothing
-collectable is made during the pause; the collector resumes right after.
+collections that walk the whole heap, which doubled the time to parse an answer. The pause
+covers only the decoding and parsing (a fraction of a second); the collector resumes right after
+and finds whatever cyclic garbage other threads made meanwhile.
 """
 
 from __future__ import annotations

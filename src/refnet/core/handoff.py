@@ -8,7 +8,8 @@ one task after another, on the embedded default.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import structlog
@@ -76,28 +77,28 @@ def request_vault_update() -> None:
     reads what changed, so a change committed after that asks again and is never lost. In one
     process the dispatcher coalesces identical waiting tasks itself.
     """
-    redis_url = get_settings().redis_url
-    if current_dispatcher().runs_in_process or not redis_url:
-        enqueue(GENERATE_VAULT)
-        return
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    try:
-        if client.set(VAULT_UPDATE_FLAG, "1", nx=True, ex=VAULT_UPDATE_FLAG_SECONDS):
+    with _vault_flag() as flag:
+        if flag is None or flag.set(VAULT_UPDATE_FLAG, "1", nx=True, ex=VAULT_UPDATE_FLAG_SECONDS):
             enqueue(GENERATE_VAULT)
-    finally:
-        client.close()
 
 
 def vault_update_started() -> None:
+    with _vault_flag() as flag:
+        if flag is not None:
+            flag.delete(VAULT_UPDATE_FLAG)
+
+
+@contextmanager
+def _vault_flag() -> Iterator[Any]:
+    """The Redis holding the vault-update flag; None in one process or without Redis."""
     redis_url = get_settings().redis_url
     if current_dispatcher().runs_in_process or not redis_url:
+        yield None
         return
     import redis
 
     client = redis.Redis.from_url(redis_url)
     try:
-        client.delete(VAULT_UPDATE_FLAG)
+        yield client
     finally:
         client.close()

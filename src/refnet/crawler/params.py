@@ -57,6 +57,7 @@ class CrawlOutcome:
     requests_made: int
     error: str | None
     retry_after: float | None = None  # paused: how long the source asked us to wait
+    steps_done: int = 0  # paused: steps this run completed before it stopped
 
-    def waiting(self, retry_after: float | None) -> CrawlOutcome:
-        return dataclasses.replace(self, retry_after=retry_after)
+    def paused(self, *, retry_after: float | None, steps_done: int) -> CrawlOutcome:
+        return dataclasses.replace(self, retry_after=retry_after, steps_done=steps_done)

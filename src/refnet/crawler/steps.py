@@ -24,13 +24,7 @@ from refnet.db.models import FrontierState
 from refnet.db.queries import crawl as crawl_q
 from refnet.db.queries import ranking as ranking_q
 from refnet.db.queries.citations import EdgeRow, upsert_citations
-from refnet.db.queries.papers import (
-    StagedPapers,
-    mark_expanded,
-    set_crawl_position,
-    stage_papers,
-    upsert_papers,
-)
+from refnet.db.queries.papers import StagedPapers, stage_papers, upsert_papers
 from refnet.sources.base import BATCH_LIMIT, PaperSource
 
 
@@ -127,7 +121,7 @@ def collect_seeds(*, session: Session, job_id: int, records: Sequence[PaperRecor
         state=FrontierState.COLLECTED,
         only_from=(FrontierState.CANDIDATE,),
     )
-    set_crawl_position(session=session, positions={pid: (0, None) for pid in seed_rows})
+    crawl_q.set_crawl_position(session=session, positions={pid: (0, None) for pid in seed_rows})
     return list(dict.fromkeys(r.s2_id for r in records))
 
 
@@ -211,7 +205,7 @@ def finish_collect(*, session: Session, job_id: int, collected: Collected) -> No
     """The collected papers' metadata, authors, and place in the crawl."""
     collected.stored.finish(session)
     scores = ranking_q.frontier_scores(session=session, job_id=job_id, paper_ids=collected.depths)
-    set_crawl_position(
+    crawl_q.set_crawl_position(
         session=session,
         positions={pid: (d, scores.get(pid)) for pid, d in collected.depths.items()},
     )
@@ -247,4 +241,4 @@ def expand(
     crawl_q.set_frontier_state(
         session=session, job_id=job_id, paper_ids=[entry.paper_id], state=FrontierState.EXPANDED
     )
-    mark_expanded(session=session, paper_id=entry.paper_id)
+    crawl_q.mark_expanded(session=session, paper_id=entry.paper_id)

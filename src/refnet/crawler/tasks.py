@@ -6,6 +6,7 @@ import structlog
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
+from refnet.core.backoff import task_retry_delay
 from refnet.core.config import get_settings
 from refnet.core.errors import TransientError
 from refnet.core.handoff import CRAWL_SEEDS, SUMMARIZE_JOB, enqueue
@@ -23,7 +24,10 @@ def crawl_seeds(job_id: int) -> str:
     """Run (or resume) crawl job `job_id`, then queue summaries of what it collected.
 
     A paused job (the source stayed down, or asked us to wait longer than a worker should) is
-    retried after the wait the source asked for; see `refnet.worker.policies`.
+    continued after the wait the source asked for: by a fresh task when this one got somewhere
+    (a long crawl may pause many times), else by retrying this one (`refnet.worker.policies`).
+    A job another process holds is tried again when that process's lease would run out, so a
+    job whose worker died is never left behind; a job that has finished is only handed on.
     """
     settings = get_settings()
     url = settings.effective_database_url
@@ -38,12 +42,15 @@ def crawl_seeds(job_id: int) -> str:
         outcome = run_crawl(job_id, database_url=url, source=source)
     except JobBusy as exc:
         log.info("crawl_job_busy", job_id=job_id, reason=str(exc))
-        return "busy"
+        raise TransientError(str(exc), retry_after=exc.retry_after) from exc
     except SoftTimeLimitExceeded:
         enqueue(CRAWL_SEEDS, job_id=job_id)  # the job is paused; a fresh task continues it
         return "continued"
     finally:
         source.close()
+    if outcome.status == JobStatus.PAUSED and outcome.steps_done:
+        enqueue(CRAWL_SEEDS, job_id=job_id, countdown=task_retry_delay(0, outcome.retry_after))
+        return "paused"
     if outcome.status == JobStatus.PAUSED:
         raise TransientError(outcome.error or "crawl paused", retry_after=outcome.retry_after)
     if outcome.status == JobStatus.COMPLETED:

@@ -24,6 +24,7 @@ import httpx
 import structlog
 
 from refnet.core.errors import NotFound, PermanentError, TransientError
+from refnet.core.gcpause import gc_paused
 from refnet.sources.rate_limit import RateLimiter
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,8 @@ def decode_json(response: httpx.Response, *, what: str, expect: type) -> Any:
     if not response.is_success:
         raise _failure_for_status(response, what)
     try:
-        body = response.json()
+        with gc_paused():  # a large answer is a burst of small objects that form no cycles
+            body = response.json()
     except ValueError as exc:
         raise RetryableFailure(f"malformed JSON body ({exc})", response.status_code) from exc
     if not isinstance(body, expect):

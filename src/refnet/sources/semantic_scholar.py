@@ -109,19 +109,19 @@ class SemanticScholarClient:
         return found
 
     def _batch(self, ids: Sequence[str], *, fields: str) -> list[PaperRecord | None]:
-        with gc_paused():  # a batch answer is hundreds of thousands of small objects
-            body = self._api.request(
-                "POST",
-                "/paper/batch",
-                endpoint="/paper/batch",
-                expect=list,
-                params={"fields": fields},
-                json={"ids": list(ids)},
+        body = self._api.request(
+            "POST",
+            "/paper/batch",
+            endpoint="/paper/batch",
+            expect=list,
+            params={"fields": fields},
+            json={"ids": list(ids)},
+        )
+        if len(body) != len(ids):
+            raise PermanentError(
+                f"Semantic Scholar /paper/batch answered {len(body)} entries for {len(ids)} ids"
             )
-            if len(body) != len(ids):
-                raise PermanentError(
-                    f"Semantic Scholar /paper/batch answered {len(body)} entries for {len(ids)} ids"
-                )
+        with gc_paused():  # a batch answer is hundreds of thousands of small objects
             return [_parse_or_none(raw) for raw in body]
 
     def get_paper(self, paper_id: str, *, fields: str = PAPER_FIELDS) -> PaperRecord:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import faulthandler
 import gc
 import json
+import logging
 import os
 import resource
 import select
@@ -42,6 +43,9 @@ def extract_isolated(
     os.close(write_end)
     try:
         payload = _read_result(read_end, pid, timeout, path)
+    except BaseException:  # a soft time limit, say: the child must not outlive the wait
+        _kill(pid)
+        raise
     finally:
         os.close(read_end)
     return _decode(payload, path)
@@ -50,6 +54,7 @@ def extract_isolated(
 def _run_child(out: int, path: Path, max_pages: int, timeout: float, memory_bytes: int) -> None:
     out_of_memory = _encode({"error": ["memory", _memory_message(path, memory_bytes)]})
     faulthandler.disable()  # a crash here is the parent's to report, once
+    logging.disable(logging.CRITICAL)  # pypdf's complaints: a lock another thread held at fork
     gc.freeze()  # never walk the parent's objects: that would copy every page of its heap
     try:
         _limit(memory_bytes, timeout)
@@ -114,7 +119,8 @@ def _read_result(read_end: int, pid: int, timeout: float, path: Path) -> bytes:
 def _kill(pid: int) -> None:
     with suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
-    os.waitpid(pid, 0)
+    with suppress(ChildProcessError):  # reaped already
+        os.waitpid(pid, 0)
 
 
 def _decode(payload: bytes, path: Path) -> ExtractedText:

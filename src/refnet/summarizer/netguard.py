@@ -73,13 +73,17 @@ class Allowlist:
 
 
 def check_url(url: str, *, allowlist: Sequence[str] = ()) -> None:
-    """Raise `BlockedAddress` unless `url` may be fetched (see the module docstring)."""
+    """Raise `BlockedAddress` unless `url` may be fetched (see the module docstring).
+
+    The whole rule for one URL. The PDF client applies it in its two halves: `check_url_form`
+    before each request and redirect hop, `connectable_addresses` when it connects.
+    """
     parsed = check_url_form(url)
     host = parsed.raw_host.decode("ascii")
     rules = Allowlist.parse(allowlist)
-    if rules.allows_host(host):
-        return
-    check_addresses(host, resolve(host, parsed.port or _DEFAULT_PORTS[parsed.scheme]), rules)
+    if not rules.allows_host(host):  # an allowlisted name needs no lookup to be allowed
+        port = parsed.port or _DEFAULT_PORTS[parsed.scheme]
+        connectable_addresses(host, resolve(host, port), rules)
 
 
 def check_url_form(url: str) -> httpx.URL:
@@ -87,8 +91,11 @@ def check_url_form(url: str) -> httpx.URL:
     return _parse(url)
 
 
-def check_addresses(host: str, addresses: Iterable[Address], rules: Allowlist) -> None:
-    """Raise `BlockedAddress` unless every address of `host` may be contacted."""
+def connectable_addresses(host: str, addresses: list[Address], rules: Allowlist) -> list[Address]:
+    """`addresses` (what `host` resolved to) if they may be contacted, else `BlockedAddress`:
+    every one must be public or allowlisted, unless the host name itself is allowlisted."""
+    if rules.allows_host(host):
+        return addresses
     for address in addresses:
         if rules.allows_address(address):
             continue
@@ -97,6 +104,7 @@ def check_addresses(host: str, addresses: Iterable[Address], rules: Allowlist) -
             shown = _show(address)
             suffix = "" if host.strip("[]") == shown else f" (host {host})"
             raise BlockedAddress(f"refused {kind} address {shown}{suffix}")
+    return addresses
 
 
 def guarded_transport(allowlist: Sequence[str] = ()) -> httpx.HTTPTransport:
@@ -130,9 +138,7 @@ class GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = self._resolve(host, port)
-        if not self.rules.allows_host(host):
-            check_addresses(host, addresses, self.rules)
+        addresses = connectable_addresses(host, self._resolve(host, port), self.rules)
         failure: httpcore.ConnectError | httpcore.ConnectTimeout | None = None
         for address in addresses:
             try:

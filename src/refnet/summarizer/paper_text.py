@@ -9,8 +9,8 @@ from typing import Any
 
 import structlog
 
-from refnet.db.models import InputKind, Paper, PdfStatus
-from refnet.db.queries import summaries as summaries_q
+from refnet.db.models import InputKind, Paper, PdfDocument, PdfStatus
+from refnet.db.queries import pdfs as pdfs_q
 from refnet.db.session import session_scope
 from refnet.summarizer.extract import ExtractionError
 from refnet.summarizer.isolation import extract_isolated
@@ -79,8 +79,8 @@ def best_text(
     PDF problems (none available, corrupt, encrypted, scanned, too demanding to read) are
     recorded on the paper's PDF record and the abstract is used instead. A PDF host that fails
     for a passing reason (timeouts, 429, 5xx) raises `PdfTemporarilyUnavailable` for the first
-    `reading.attempts - 1` failures; from then on the abstract is used and the PDF is tried again
-    `reading.retry_later` afterwards (see `summaries_q.record_pdf_retry`).
+    `reading.attempts - 1` failures; from then on the abstract is used and the PDF is left alone
+    until it is due another try, `reading.retry_later` afterwards (see `pdfs_q.record_pdf_retry`).
     """
     if fetcher is not None:
         text = _pdf_text(paper, database_url, fetcher, reading, max_chars)
@@ -103,7 +103,11 @@ def _pdf_text(
     )
     if not locations:
         return None
-    path, url, sha256, size = _cached_pdf(paper.id, database_url, fetcher)
+    with session_scope(database_url) as session:
+        record = pdfs_q.get_pdf(session=session, paper_id=paper.id)
+        if pdfs_q.waiting_for_retry(record, fallback_after=reading.attempts):
+            return None  # the abstract it is, until the PDF is due another try
+        path, url, sha256, size = _cached_pdf(record, fetcher)
     if path is None:
         try:
             fetched = fetcher.fetch(locations)
@@ -147,7 +151,7 @@ def _count_transient_failure(
     database_url: str, paper_id: int, error: str, reading: PdfReading
 ) -> int:
     with session_scope(database_url) as session:
-        return summaries_q.record_pdf_retry(
+        return pdfs_q.record_pdf_retry(
             session=session,
             paper_id=paper_id,
             error=error,
@@ -157,15 +161,13 @@ def _count_transient_failure(
 
 
 def _cached_pdf(
-    paper_id: int, database_url: str, fetcher: PdfFetcher
+    record: PdfDocument | None, fetcher: PdfFetcher
 ) -> tuple[Path | None, str | None, str | None, int | None]:
-    with session_scope(database_url) as session:
-        record = summaries_q.get_pdf(session=session, paper_id=paper_id)
-        if record is None or record.status != PdfStatus.FETCHED or not record.sha256:
-            return None, None, None, None
-        return fetcher.cached(record.sha256), record.url, record.sha256, record.size_bytes
+    if record is None or record.status != PdfStatus.FETCHED or not record.sha256:
+        return None, None, None, None
+    return fetcher.cached(record.sha256), record.url, record.sha256, record.size_bytes
 
 
 def _record(database_url: str, paper_id: int, status: PdfStatus, **values: Any) -> None:
     with session_scope(database_url) as session:
-        summaries_q.record_pdf(session=session, paper_id=paper_id, status=status.value, **values)
+        pdfs_q.record_pdf(session=session, paper_id=paper_id, status=status.value, **values)

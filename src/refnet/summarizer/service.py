@@ -9,27 +9,30 @@ deferred, not failed.
 
 Each paper's outcome is its own. A passing failure (a PDF host or the provider down) comes back
 as `RETRY` with the seconds to wait, for the caller to try that paper again; after
-`max_attempts` claims it is `failed`, and the pending sweep offers it again later. A summary made
-from the abstract because the PDF host kept failing is made again from the PDF when that PDF is
-due another try (`summaries_q.upgradable`); if the PDF still cannot be read, the summary stays
-as it was and nothing is paid.
+`max_attempts` tries it is `failed`, and `refnet summarize --pending` gives it as many again. A
+summary made from the abstract because the PDF host kept failing is remade from the PDF when that
+PDF is due another try (`remake.py`).
 """
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 
-from refnet.core.backoff import backoff_seconds
+from refnet.core.backoff import MAX_DELAY, backoff_seconds
 from refnet.core.errors import PermanentError, TransientError
 from refnet.db.base import utcnow
-from refnet.db.models import InputKind, Paper, Summary, SummaryStatus
+from refnet.db.models import Paper, SummaryStatus
 from refnet.db.queries import summaries as summaries_q
 from refnet.db.queries.summaries import SummaryKey
 from refnet.db.session import session_scope
+from refnet.summarizer.outcome import RETRY, SummaryOutcome
 from refnet.summarizer.paper_text import ChosenText, PaperText, PdfReading, best_text
 from refnet.summarizer.pdf import PdfFetcher
 from refnet.summarizer.prompts import PROMPT_VERSION
@@ -40,28 +43,21 @@ from refnet.summarizer.providers.base import (
     SummaryProvider,
     parse_answer,
 )
+from refnet.summarizer.remake import remake_from_pdf
 
 log = structlog.get_logger(__name__)
 NOTHING_TO_SUMMARIZE = "nothing to summarize: no open-access PDF text, abstract or TL;DR"
-RETRY = "retry"  # outcome: try this paper again after `retry_in` seconds
-RETRY_MAX_SECONDS = 1800.0
-
-
-@dataclass(frozen=True, slots=True)
-class SummaryOutcome:
-    """`status`: a SummaryStatus value, "missing", "busy" or RETRY."""
-
-    status: str
-    retry_in: float | None = None
+DURABLE_ATTEMPTS = 5  # writes of a paid answer, against a database that blinks
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class _Claim:
-    paper: PaperText | None
-    claimed: bool
-    status: str | None  # the summary's status when not claimed
-    attempts: int = 0  # claims of this summary so far, this one included
-    upgrade_from: str | None = None  # input kind of the done summary being made again
+    paper: PaperText | None  # None: no such paper
+    status: str | None = None  # the summary's status when it was not claimed
+    claimed: bool = False
+    attempts: int = 0  # tries of this summary so far, this one included
+    remake: int | None = None  # a done summary's id, claimed to be remade from the PDF
 
 
 @dataclass
@@ -96,83 +92,106 @@ class Summarizer:
         if claim.paper is None:
             log.info("summary_skipped_missing_paper", paper_id=paper_id)
             return SummaryOutcome("missing")
+        if claim.remake is not None:
+            return remake_from_pdf(self, claim.paper, claim.remake)
         if claim.status == SummaryStatus.ANSWERED:
-            return self._finish(paper_id, self._stored_answer(paper_id), None)
+            return self._finish(paper_id, self._stored_answer(paper_id))
         if not claim.claimed:
-            return SummaryOutcome(claim.status or "busy")
+            return SummaryOutcome(claim.status or SummaryStatus.RUNNING.value)
         try:
-            return self._summarize_claimed(claim.paper, claim)
+            return self._summarize_claimed(claim.paper, claim.attempts)
         except BaseException:  # a soft time limit, a lost database: the next try starts over
-            self._release(paper_id, claim.upgrade_from)
+            with session_scope(self.database_url) as session:
+                summaries_q.release_summary(session=session, paper_id=paper_id, key=self.key)
             raise
-
-    def _summarize_claimed(self, paper: PaperText, claim: _Claim) -> SummaryOutcome:
-        upgrade_from = claim.upgrade_from
-        if self.provider.paid and self._budget_spent():
-            if upgrade_from:
-                return self._keep(paper.id, upgrade_from)
-            self._set(paper.id, status=SummaryStatus.DEFERRED, error=self._budget_message())
-            return SummaryOutcome(SummaryStatus.DEFERRED.value)
-        try:
-            text = best_text(
-                paper=paper,
-                database_url=self.database_url,
-                fetcher=self.fetcher,
-                reading=self.reading,
-                max_chars=self.max_input_chars,
-            )
-            if upgrade_from and (text is None or text.kind != InputKind.PDF):
-                return self._keep(paper.id, upgrade_from)  # the PDF is still out of reach
-            if text is None:
-                raise PermanentError(NOTHING_TO_SUMMARIZE)
-            answer = self._ask(paper, text)
-        except TransientError as exc:
-            return self._transient(paper.id, exc, claim)
-        except RefusedAnswer as exc:
-            self._store_answer(paper.id, exc.answer)
-            return self._fail(paper.id, str(exc), upgrade_from)
-        except PermanentError as exc:
-            return self._fail(paper.id, str(exc), upgrade_from)
-        return self._finish(paper.id, answer, upgrade_from)
 
     def _claim(self, paper_id: int) -> _Claim:
         with session_scope(self.database_url) as session:
             paper = session.get(Paper, paper_id)
             if paper is None:
-                return _Claim(None, False, None)
+                return _Claim(None)
             text = PaperText.of(paper)
             existing = summaries_q.get_summary(session=session, paper_id=paper_id, key=self.key)
-            upgrade = existing is not None and self._upgradable(session, existing)
-            if existing is not None and not upgrade and _settled(existing):
-                return _Claim(text, False, existing.status)
+            stale_before = utcnow() - self.stale_claim
+            if existing is not None and existing.status == SummaryStatus.DONE:
+                remake = summaries_q.claim_remake(
+                    session=session, paper_id=paper_id, key=self.key, stale_before=stale_before
+                )
+                return _Claim(text, status=existing.status, remake=existing.id if remake else None)
+            if existing is not None and (
+                existing.status == SummaryStatus.ANSWERED or summaries_q.is_paid_failure(existing)
+            ):
+                return _Claim(text, status=existing.status)
             claimed = summaries_q.claim_summary(
-                session=session,
-                paper_id=paper_id,
-                key=self.key,
-                stale_before=utcnow() - self.stale_claim,
-                upgrade=upgrade,
+                session=session, paper_id=paper_id, key=self.key, stale_before=stale_before
             )
-            if not claimed:
-                return _Claim(text, False, SummaryStatus.RUNNING.value)
-            if existing is None:
-                return _Claim(text, True, None, attempts=1)
-            upgrade_from = (existing.input_kind or InputKind.ABSTRACT.value) if upgrade else None
-            return _Claim(text, True, None, existing.attempts + 1, upgrade_from)
+            attempts = (existing.attempts if existing is not None else 0) + 1
+            return _Claim(text, claimed=claimed, attempts=attempts)
 
-    @staticmethod
-    def _upgradable(session: Any, summary: Summary) -> bool:
-        if summary.status != SummaryStatus.DONE or summary.input_kind == InputKind.PDF:
-            return False
-        return summaries_q.is_upgradable(session=session, summary_id=summary.id, now=utcnow())
+    def _summarize_claimed(self, paper: PaperText, attempts: int) -> SummaryOutcome:
+        if self.provider.paid and self.budget_spent():
+            self._set(
+                paper.id, status=SummaryStatus.DEFERRED, error=self.budget_message(), attempts=0
+            )
+            return SummaryOutcome(SummaryStatus.DEFERRED.value)
+        try:
+            text = self.best_text(paper)
+            if text is None:
+                raise PermanentError(NOTHING_TO_SUMMARIZE)
+            self._set(paper.id, status=SummaryStatus.RUNNING, input_kind=text.kind.value)
+            answer = self.provider.answer(self.summary_input(paper, text))
+        except TransientError as exc:
+            return self._transient(paper.id, exc, attempts)
+        except RefusedAnswer as refused:
+            paid = refused.answer
+            self.durably(lambda: self._store_answer(paper.id, paid))
+            return self._fail(paper.id, str(refused))
+        except PermanentError as exc:
+            return self._fail(paper.id, str(exc))
+        self.durably(lambda: self._store_answer(paper.id, answer))
+        return self._finish(paper.id, answer)
 
-    def _ask(self, paper: PaperText, text: ChosenText) -> ProviderAnswer:
-        self._set(paper.id, status=SummaryStatus.RUNNING, input_kind=text.kind.value)
-        item = SummaryInput(
+    # -- shared with remakes ----------------------------------------------------------------
+
+    def best_text(self, paper: PaperText) -> ChosenText | None:
+        return best_text(
+            paper=paper,
+            database_url=self.database_url,
+            fetcher=self.fetcher,
+            reading=self.reading,
+            max_chars=self.max_input_chars,
+        )
+
+    def summary_input(self, paper: PaperText, text: ChosenText) -> SummaryInput:
+        return SummaryInput(
             title=paper.title, text=text.text, input_kind=text.kind.value, language=self.language
         )
-        answer = self.provider.answer(item)
-        self._store_answer(paper.id, answer)
-        return answer
+
+    def durably(self, write: Callable[[], T]) -> T:
+        """A write of something already paid for, retried in place while the database blinks."""
+        for attempt in range(DURABLE_ATTEMPTS):
+            try:
+                return write()
+            except TransientError:
+                if attempt + 1 == DURABLE_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def budget_spent(self) -> bool:
+        with session_scope(self.database_url) as session:
+            used = summaries_q.tokens_used_since(
+                session=session, provider=self.provider.name, since=_start_of_day()
+            )
+        return used >= self.daily_token_budget
+
+    def budget_message(self) -> str:
+        return (
+            f"daily token budget of {self.daily_token_budget} tokens for {self.provider.name} "
+            "is spent; deferred: `refnet summarize --pending` picks it up after midnight UTC"
+        )
+
+    # -- outcomes ---------------------------------------------------------------------------
 
     def _store_answer(self, paper_id: int, answer: ProviderAnswer) -> None:
         """Commit what was paid for before anything else can go wrong."""
@@ -197,13 +216,11 @@ class Summarizer:
                 truncated=False,
             )
 
-    def _finish(
-        self, paper_id: int, answer: ProviderAnswer, upgrade_from: str | None
-    ) -> SummaryOutcome:
+    def _finish(self, paper_id: int, answer: ProviderAnswer) -> SummaryOutcome:
         try:
             fields = parse_answer(answer)
         except PermanentError as exc:
-            return self._fail(paper_id, str(exc), upgrade_from)
+            return self._fail(paper_id, str(exc))
         self._set(
             paper_id,
             status=SummaryStatus.DONE,
@@ -212,6 +229,7 @@ class Summarizer:
             key_points=fields.key_points,
             keywords=fields.keywords,
             error=None,
+            attempts=0,
         )
         log.info(
             "paper_summarized",
@@ -221,65 +239,25 @@ class Summarizer:
         )
         return SummaryOutcome(SummaryStatus.DONE.value)
 
-    def _transient(self, paper_id: int, exc: TransientError, claim: _Claim) -> SummaryOutcome:
-        attempts = claim.attempts
-        if claim.upgrade_from:
-            self._keep(paper_id, claim.upgrade_from)
-            with session_scope(self.database_url) as session:
-                summaries_q.retry_pdf_later(
-                    session=session, paper_id=paper_id, retry_at=utcnow() + self.reading.retry_later
-                )
-            return SummaryOutcome(SummaryStatus.DONE.value)
+    def _transient(self, paper_id: int, exc: TransientError, attempts: int) -> SummaryOutcome:
         if attempts >= self.max_attempts:
             reason = (
                 f"{exc} (gave up after {attempts} attempts; `refnet summarize --pending` "
                 "tries again)"
             )
-            return self._fail(paper_id, reason, None)
+            return self._fail(paper_id, reason)
         self._set(paper_id, status=SummaryStatus.PENDING, error=str(exc))
         wait = backoff_seconds(
-            attempts - 1, base=self.retry_delay, cap=RETRY_MAX_SECONDS, at_least=exc.retry_after
+            attempts - 1, base=self.retry_delay, cap=MAX_DELAY, at_least=exc.retry_after
         )
         log.info("summary_retry", paper_id=paper_id, attempts=attempts, retry_in=round(wait, 1))
         return SummaryOutcome(RETRY, retry_in=wait)
 
-    def _fail(self, paper_id: int, reason: str, upgrade_from: str | None) -> SummaryOutcome:
-        if upgrade_from:
-            log.warning("summary_upgrade_failed", paper_id=paper_id, reason=reason)
-            return self._keep(paper_id, upgrade_from)
-        self._set(paper_id, status=SummaryStatus.FAILED, error=reason)
+    def _fail(self, paper_id: int, reason: str) -> SummaryOutcome:
+        """Failed; the next pending sweep gets all its attempts again (unless it was paid for)."""
+        self._set(paper_id, status=SummaryStatus.FAILED, error=reason, attempts=0)
         log.warning("summary_failed", paper_id=paper_id, reason=reason)
         return SummaryOutcome(SummaryStatus.FAILED.value)
-
-    def _keep(self, paper_id: int, input_kind: str) -> SummaryOutcome:
-        """Leave a done summary as it was (made from `input_kind`)."""
-        self._set(paper_id, status=SummaryStatus.DONE, input_kind=input_kind)
-        return SummaryOutcome(SummaryStatus.DONE.value)
-
-    def _release(self, paper_id: int, upgrade_from: str | None) -> None:
-        """Give a claim back, unless the paid answer is already stored (it must be parsed)."""
-        status = SummaryStatus.DONE if upgrade_from else SummaryStatus.PENDING
-        with session_scope(self.database_url) as session:
-            summaries_q.release_summary(
-                session=session,
-                paper_id=paper_id,
-                key=self.key,
-                status=status,
-                input_kind=upgrade_from,
-            )
-
-    def _budget_spent(self) -> bool:
-        with session_scope(self.database_url) as session:
-            used = summaries_q.tokens_used_since(
-                session=session, provider=self.provider.name, since=_start_of_day()
-            )
-        return used >= self.daily_token_budget
-
-    def _budget_message(self) -> str:
-        return (
-            f"daily token budget of {self.daily_token_budget} tokens for {self.provider.name} "
-            "is spent; deferred: `refnet summarize --pending` picks it up after midnight UTC"
-        )
 
     def _set(self, paper_id: int, *, status: SummaryStatus, **values: Any) -> None:
         with session_scope(self.database_url) as session:
@@ -291,11 +269,24 @@ class Summarizer:
             )
 
 
-def _settled(summary: Summary) -> bool:
-    return summary.status in (
-        SummaryStatus.DONE,
-        SummaryStatus.ANSWERED,
-    ) or summaries_q.is_paid_failure(summary)
+def summarize_until_settled(
+    summarizer: Summarizer, paper_ids: Sequence[int], settled: Callable[[], None]
+) -> Counter[str]:
+    """Summarize papers here and now: a paper that fails for a passing reason is tried again
+    after the others (each try counts an attempt, so this ends); `settled` is called per paper."""
+    outcomes: Counter[str] = Counter()
+    todo = list(paper_ids)
+    while todo:
+        again = []
+        for paper_id in todo:
+            outcome = summarizer.summarize(paper_id)
+            if outcome.status == RETRY:
+                again.append(paper_id)
+                continue
+            outcomes[outcome.status] += 1
+            settled()
+        todo = again
+    return outcomes
 
 
 def _start_of_day() -> datetime:

@@ -24,7 +24,7 @@ from refnet.core.handoff import (
 from refnet.db.queries.summaries import papers_needing_summary
 from refnet.db.session import session_scope
 from refnet.summarizer.factory import make_summarizer
-from refnet.summarizer.service import RETRY
+from refnet.summarizer.outcome import RETRY
 
 log = structlog.get_logger(__name__)
 

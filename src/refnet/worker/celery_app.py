@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from celery import Celery
 from kombu import Queue
+from pydantic import ValidationError
 
-from refnet.core.config import Settings, get_settings
+from refnet.core.config import Settings, describe_settings_errors, get_settings
+from refnet.core.handoff import Dispatcher
 from refnet.worker.dispatch import start_dispatching
 from refnet.worker.policies import VISIBILITY_TIMEOUT, task_annotations
 from refnet.worker.queues import DEFAULT_QUEUE, TASK_ROUTES, QueueName
@@ -53,13 +55,19 @@ def make_celery(settings: Settings) -> Celery:
     return app
 
 
-def start_pipeline(settings: Settings) -> Celery:
-    """An app for this process, with every hand-off going through it (entry points call this)."""
-    app = make_celery(settings)
-    start_dispatching(app, settings)
-    return app
+def start_pipeline(settings: Settings) -> Dispatcher | None:
+    """Send every hand-off of this process through a new app (entry points call this); returns
+    the dispatcher it replaces."""
+    return start_dispatching(make_celery(settings), settings)
 
 
-app = make_celery(get_settings())
+def _configured_app() -> Celery:
+    try:
+        return make_celery(get_settings())
+    except ValidationError as exc:  # `celery -A refnet.worker` with a bad environment
+        raise SystemExit(f"invalid configuration:\n{describe_settings_errors(exc)}") from None
+
+
+app = _configured_app()
 
 import refnet.worker.signals  # noqa: E402, F401  (connects the signal handlers)

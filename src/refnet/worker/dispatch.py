@@ -3,12 +3,15 @@
 With a broker, tasks go to the workers' queues, after their countdown. Without one (the embedded
 default), `InProcessDispatcher` runs them in this process, in the order they were asked for: a
 task started by another runs after its parent returns, identical requests waiting in the queue run
-once, and countdowns are not waited for (a retried paper simply comes after the others).
+once, and countdowns are not waited for (a retried paper simply comes after the others). A task
+that fails does not stop the others (the vault update its parent asked for still runs); the
+first failure is raised once the queue is empty. Each thread has a queue of its own.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from collections import deque
 from collections.abc import Mapping
 from typing import Any
@@ -33,28 +36,40 @@ class CeleryDispatcher:
             signature.apply_async()
 
 
+class _Queue(threading.local):
+    def __init__(self) -> None:
+        self.waiting: deque[tuple[str, str]] = deque()
+        self.running = False
+
+
 class InProcessDispatcher:
     runs_in_process = True
 
     def __init__(self, app: Celery) -> None:
         self.app = app
-        self._waiting: deque[tuple[str, str]] = deque()
-        self._running = False
+        self._queue = _Queue()
 
     def send(self, task_name: str, kwargs: Mapping[str, Any], *, countdown: float | None) -> None:
+        queue = self._queue
         item = (task_name, json.dumps(kwargs, sort_keys=True))
-        if item not in self._waiting:
-            self._waiting.append(item)
-        if self._running:
+        if item not in queue.waiting:
+            queue.waiting.append(item)
+        if queue.running:
             return  # the loop below, further up this call stack, runs it
-        self._running = True
+        queue.running = True
+        failure: BaseException | None = None
         try:
-            while self._waiting:
-                name, arguments = self._waiting.popleft()
-                self.app.tasks[name].apply(kwargs=json.loads(arguments), throw=True)
+            while queue.waiting:
+                name, arguments = queue.waiting.popleft()
+                try:
+                    self.app.tasks[name].apply(kwargs=json.loads(arguments), throw=True)
+                except Exception as exc:
+                    failure = failure or exc
         finally:
-            self._running = False
-            self._waiting.clear()
+            queue.running = False
+            queue.waiting.clear()
+        if failure is not None:
+            raise failure
 
 
 def start_dispatching(app: Celery, settings: Settings) -> Dispatcher | None:

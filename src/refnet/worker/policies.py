@@ -13,7 +13,7 @@ from typing import Any
 
 from celery import Task
 
-from refnet.core.backoff import backoff_seconds
+from refnet.core.backoff import MAX_DELAY, task_retry_delay
 from refnet.core.errors import TransientError
 from refnet.core.handoff import (
     CRAWL_SEEDS,
@@ -23,8 +23,7 @@ from refnet.core.handoff import (
     SUMMARIZE_PENDING,
 )
 
-RETRY_BACKOFF_BASE = 15.0
-MAX_RETRY_DELAY = 1800.0
+MAX_RETRY_DELAY = MAX_DELAY
 MAX_RETRIES = 8
 CRAWL_TIME_LIMIT = 3 * 3600
 
@@ -41,13 +40,6 @@ TIME_LIMITS: dict[str, tuple[int, int]] = {
 # The broker must not hand a task that is still running (acks_late) or waiting for its countdown
 # to a second worker before this.
 VISIBILITY_TIMEOUT = int(max(hard for _, hard in TIME_LIMITS.values()) + MAX_RETRY_DELAY + 600)
-
-
-def retry_countdown(retries: int, retry_after: float | None) -> float:
-    """Seconds before retry number `retries + 1`: never less than `retry_after`."""
-    return backoff_seconds(
-        retries, base=RETRY_BACKOFF_BASE, cap=MAX_RETRY_DELAY, at_least=retry_after
-    )
 
 
 def task_annotations() -> dict[str, dict[str, Any]]:
@@ -70,5 +62,5 @@ class RefNetTask(Task[..., Any]):
         except TransientError as exc:
             if self.request.is_eager or self.request.called_directly:
                 raise
-            countdown = retry_countdown(self.request.retries, exc.retry_after)
+            countdown = task_retry_delay(self.request.retries, exc.retry_after)
             raise self.retry(exc=exc, countdown=countdown) from exc

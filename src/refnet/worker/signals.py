@@ -65,8 +65,11 @@ def log_warm_shutdown(sender: Any = None, **_: Any) -> None:
     hostname = getattr(sender, "hostname", None)
 
     def warm_shutdown(*_: Any) -> None:
+        from billiard.process import current_process
         from celery.worker import state
 
+        if current_process().name != "MainProcess":
+            return  # a pool process: its parent decides
         log.info("worker_stopping", hostname=hostname, how="warm")
         try:
             worker_shutting_down.send(sender=hostname, sig="SIGTERM", how="Warm", exitcode=0)

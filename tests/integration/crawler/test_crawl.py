@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,12 +13,16 @@ from sqlalchemy.orm import Session
 
 from refnet.core.errors import NotFound, TransientError
 from refnet.core.records import CitationRecord, PaperRecord
-from refnet.crawler import service, steps
+from refnet.crawler import run as crawl_run
+from refnet.crawler import steps
 from refnet.crawler.params import CrawlParams
+from refnet.crawler.plan import Request
+from refnet.crawler.prefetch import Prefetcher
 from refnet.crawler.scoring import score_paper
 from refnet.crawler.service import JobBusy, run_crawl, start_crawl
 from refnet.db.base import utcnow
 from refnet.db.models import JobStatus
+from refnet.db.queries import crawl as crawl_q
 from refnet.db.queries import ranking as ranking_q
 from refnet.db.session import get_engine
 from refnet.sources.snapshot import SnapshotSource
@@ -268,7 +271,7 @@ def test_a_job_running_elsewhere_is_not_run_twice(
     )
     with get_engine(database_url).begin() as connection:
         connection.execute(
-            sa.text("UPDATE crawl_jobs SET status = 'running', updated_at = :now"),
+            sa.text("UPDATE crawl_jobs SET status = 'running', heartbeat_at = :now"),
             {"now": utcnow()},
         )
     with pytest.raises(JobBusy, match="already running"):
@@ -277,10 +280,22 @@ def test_a_job_running_elsewhere_is_not_run_twice(
 
     with get_engine(database_url).begin() as connection:  # the other process died long ago
         connection.execute(
-            sa.text("UPDATE crawl_jobs SET updated_at = :then"),
+            sa.text("UPDATE crawl_jobs SET heartbeat_at = :then"),
             {"then": utcnow() - timedelta(hours=1)},
         )
     assert run_crawl(job_id, database_url=database_url, source=snapshot).status == "completed"
+
+
+class LeaseClock:
+    """The clock the lease is kept by (the crawl's and the lease queries'), moved by hand."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.now = utcnow()
+        for module in (crawl_run, crawl_q):
+            monkeypatch.setattr(module, "utcnow", lambda: self.now)
+
+    def advance(self, by: timedelta) -> None:
+        self.now += by
 
 
 class StallingSource(FlakySource):
@@ -289,19 +304,36 @@ class StallingSource(FlakySource):
     def __init__(self, inner: SnapshotSource, stall_at: int) -> None:
         super().__init__(inner, fail_at=0, error=TransientError("unused"))
         self.stall_at, self.lookups = stall_at, 0
-        self.stalled, self.release = threading.Event(), threading.Event()
+        self.release = threading.Event()
 
     def get_papers(self, ids: Sequence[str]) -> list[PaperRecord | None]:
         self._tick()
         self.lookups += 1
         if self.lookups == self.stall_at:
-            self.stalled.set()
             self.release.wait(30)
         return self.inner.get_papers(ids)
 
 
+def waits_for_a_batch(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once a crawl waits for a batch of papers requested ahead: it has committed its last
+    step and is idle until the answer comes."""
+    waiting = threading.Event()
+    real = Prefetcher.take
+
+    def take(self: Prefetcher, request: Request) -> object:
+        if request[0] == "papers":
+            waiting.set()
+        return real(self, request)
+
+    monkeypatch.setattr(Prefetcher, "take", take)
+    return waiting
+
+
 def test_a_process_that_outlives_its_lease_loses_the_job_and_writes_nothing_more(
-    database_url: str, graph: SyntheticGraph, snapshot: SnapshotSource
+    database_url: str,
+    graph: SyntheticGraph,
+    snapshot: SnapshotSource,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed = most_cited(graph)[0]
     crawl(database_url, snapshot, [seed], max_depth=2, max_papers=400)
@@ -310,13 +342,15 @@ def test_a_process_that_outlives_its_lease_loses_the_job_and_writes_nothing_more
         for table in ("crawl_frontier", "crawl_jobs", "citations", "paper_authors", "papers"):
             connection.execute(sa.text(f"DELETE FROM {table}"))
 
+    clock = LeaseClock(monkeypatch)
     job_id, _ = start_crawl(
         database_url=database_url,
         seeds=[seed],
         params=CrawlParams(max_depth=2, max_papers=400),
         source_name="snapshot:test",
     )
-    slow = StallingSource(snapshot, stall_at=2)  # the first batch of candidates stalls
+    slow = StallingSource(snapshot, stall_at=2)  # the first batch of candidates never comes
+    waiting = waits_for_a_batch(monkeypatch)
     outcome: list[BaseException | str] = []
 
     def first_process() -> None:
@@ -327,13 +361,8 @@ def test_a_process_that_outlives_its_lease_loses_the_job_and_writes_nothing_more
 
     first = threading.Thread(target=first_process)
     first.start()
-    assert slow.stalled.wait(30)
-    time.sleep(0.5)  # the first process commits what it has and waits for the stalled answer
-    with get_engine(database_url).begin() as connection:  # its lease runs out
-        connection.execute(
-            sa.text("UPDATE crawl_jobs SET updated_at = :then"),
-            {"then": utcnow() - timedelta(hours=1)},
-        )
+    assert waiting.wait(30)  # the first process committed its last step and waits for the batch
+    clock.advance(crawl_run.LEASE + timedelta(minutes=1))  # … for longer than its lease
     second = run_crawl(job_id, database_url=database_url, source=snapshot)
     slow.release.set()
     first.join(30)
@@ -347,52 +376,51 @@ def test_a_process_that_outlives_its_lease_loses_the_job_and_writes_nothing_more
     assert status == JobStatus.COMPLETED  # the first process did not mark it paused
 
 
+class TakeoverAttempts(FlakySource):
+    """Every call takes four minutes (on the lease clock), and meanwhile another process tries
+    to take the job over."""
+
+    def __init__(self, inner: SnapshotSource, clock: LeaseClock, attempt: Callable[[], None]):
+        super().__init__(inner, fail_at=0, error=TransientError("unused"))
+        self.clock, self.attempt = clock, attempt
+
+    def _tick(self) -> None:
+        super()._tick()
+        self.clock.advance(timedelta(minutes=4))
+        other = threading.Thread(target=self.attempt)  # a process of its own, as it were
+        other.start()
+        other.join(30)
+
+
 def test_a_crawl_longer_than_its_lease_keeps_it_by_renewing_at_every_step(
     database_url: str,
     graph: SyntheticGraph,
     snapshot: SnapshotSource,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(service, "LEASE", timedelta(seconds=2))
-    seed = most_cited(graph)[0]
+    clock = LeaseClock(monkeypatch)
+    started = clock.now
     job_id, _ = start_crawl(
         database_url=database_url,
-        seeds=[seed],
+        seeds=[most_cited(graph)[0]],
         params=CrawlParams(max_depth=2, max_papers=400),
         source_name="snapshot:test",
     )
-    slow = SlowSource(snapshot, seconds=0.5)
-    done: list[str] = []
-    runner = threading.Thread(
-        target=lambda: done.append(
-            run_crawl(job_id, database_url=database_url, source=slow).status  # type: ignore[arg-type]
-        )
-    )
-    runner.start()
-    while not slow.calls:  # the crawl has taken its job
-        time.sleep(0.01)
-    refused = 0
-    while runner.is_alive():
+    refusals: list[str] = []
+
+    def take_over() -> None:
         try:
             run_crawl(job_id, database_url=database_url, source=snapshot)
+            refusals.append("taken over")
         except JobBusy:
-            refused += 1
-        time.sleep(0.1)
-    runner.join()
+            refusals.append("busy")
 
-    assert done == [JobStatus.COMPLETED]
-    assert slow.calls * 0.5 > 2.5  # the crawl took longer than its lease
-    assert refused > 5  # and nobody could take it over meanwhile
+    slow = TakeoverAttempts(snapshot, clock, take_over)
+    outcome = run_crawl(job_id, database_url=database_url, source=slow)  # type: ignore[arg-type]
 
-
-class SlowSource(FlakySource):
-    def __init__(self, inner: SnapshotSource, seconds: float) -> None:
-        super().__init__(inner, fail_at=0, error=TransientError("unused"))
-        self.seconds = seconds
-
-    def _tick(self) -> None:
-        super()._tick()
-        time.sleep(self.seconds)
+    assert outcome.status == JobStatus.COMPLETED
+    assert clock.now - started > 2 * crawl_run.LEASE  # the crawl outlasted its lease twice
+    assert refusals and set(refusals) == {"busy"}  # nobody could take it over meanwhile
 
 
 def fresh_ranking(session: Session, job_id: int) -> list[tuple[float, str]]:
@@ -456,15 +484,15 @@ def test_forgetting_stored_rows_past_the_limit_changes_nothing(
         for table in ("crawl_frontier", "crawl_jobs", "citations", "paper_authors", "papers"):
             connection.execute(sa.text(f"DELETE FROM {table}"))
 
-    monkeypatch.setattr(service, "KNOWN_ROWS_LIMIT", 100)
+    monkeypatch.setattr(crawl_run, "KNOWN_ROWS_LIMIT", 100)
     sizes: list[int] = []
-    real = service._Run._remember
+    real = crawl_run.JobRun._remember
 
-    def remember(run: service._Run, stored: dict[str, int]) -> None:
+    def remember(run: crawl_run.JobRun, stored: dict[str, int]) -> None:
         real(run, stored)
         sizes.append(len(run.known_rows))
 
-    monkeypatch.setattr(service._Run, "_remember", remember)
+    monkeypatch.setattr(crawl_run.JobRun, "_remember", remember)
     crawl(database_url, snapshot, seeds, max_depth=2, max_papers=500)
 
     assert sizes and max(sizes) <= 100

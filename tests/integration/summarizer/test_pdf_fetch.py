@@ -8,8 +8,9 @@ import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
+import httpcore
 import pytest
 from structlog.testing import capture_logs
 
@@ -413,13 +414,21 @@ def test_a_host_that_rebinds_to_loopback_after_the_check_is_never_reached(
 ) -> None:
     host.route("/paper.pdf", pdf(PAPER))
     lookups = rebinding_dns(monkeypatch, "rebind.test", ["93.184.216.34", "127.0.0.1"])
+    dialled: list[str] = []
+
+    def dial(self: object, address: str, port: int, *args: object) -> NoReturn:
+        dialled.append(address)  # the public address, which no test may really reach
+        raise httpcore.ConnectError("unreachable in tests")
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", dial)
     url = f"http://rebind.test:{host.port}/paper.pdf"
 
-    with pytest.raises((PdfUnavailable, PdfTemporarilyUnavailable)):  # nothing listens there
+    with pytest.raises(PdfTemporarilyUnavailable, match="unreachable in tests"):
         fetch(cache_dir, url, allowlist=[], timeout=1.0)
 
+    assert dialled == ["93.184.216.34"]  # the checked address is the one dialled
+    assert lookups == ["93.184.216.34"]  # after one lookup: no second answer to rebind with
     assert host.requests == []  # the loopback server behind the second answer saw nothing
-    assert lookups == ["93.184.216.34"]  # one lookup: the checked address is the one dialled
 
 
 def test_a_host_that_resolves_to_loopback_at_once_is_refused_at_connect(

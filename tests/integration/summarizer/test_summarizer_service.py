@@ -9,14 +9,17 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from refnet.core.errors import TransientError
 from refnet.core.records import PaperRecord
 from refnet.db.base import utcnow
 from refnet.db.models import SummaryStatus
 from refnet.db.queries.papers import upsert_papers
 from refnet.db.queries.summaries import claim_summary, papers_needing_summary
 from refnet.db.session import get_engine, session_scope
+from refnet.summarizer import remake
 from refnet.summarizer.paper_text import PdfReading
 from refnet.summarizer.pdf import PdfFetcher
+from refnet.summarizer.providers.base import ProviderAnswer, SummaryInput
 from refnet.summarizer.providers.extractive import ExtractiveProvider
 from refnet.summarizer.providers.openai_compat import OpenAICompatibleProvider
 from refnet.summarizer.service import NOTHING_TO_SUMMARIZE, RETRY, Summarizer
@@ -172,6 +175,10 @@ def test_an_llm_that_stays_down_fails_the_summary_after_its_attempts(
     assert "gave up after 3 attempts" in str(summary_row(database_url, paper_id)["error"])
     with session_scope(database_url) as session:  # the pending sweep offers it again
         assert papers_needing_summary(session=session, key=worker.key) == [paper_id]
+    # … with all its attempts, not just one
+    assert [worker.summarize(paper_id).status for _ in range(2)] == [RETRY, RETRY]
+    llm.persistent_fault = None
+    assert worker.summarize(paper_id).status == SummaryStatus.DONE
 
 
 @pytest.mark.parametrize(("fault", "reason"), [("truncated", "truncat"), ("refusal", "refus")])
@@ -273,3 +280,94 @@ def test_a_pdf_host_down_is_retried_then_the_abstract_is_summarized(
     with get_engine(database_url).connect() as connection:
         record = connection.execute(sa.text("SELECT status, attempts FROM pdf_documents")).one()
     assert tuple(record) == ("retrying", 3)
+
+
+def test_a_paid_answer_survives_a_database_that_blinks_while_storing_it(
+    database_url: str, llm: FakeOpenAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paper_id = add_paper(database_url)
+    worker = summarizer(database_url, llm, tmp_path)
+    real = Summarizer._store_answer
+    failures = iter([TransientError("database unavailable or busy: connection reset")])
+
+    def blink_once(self: Summarizer, paper: int, answer: ProviderAnswer) -> None:
+        for failure in failures:
+            raise failure
+        real(self, paper, answer)
+
+    monkeypatch.setattr(Summarizer, "_store_answer", blink_once)
+
+    assert worker.summarize(paper_id).status == SummaryStatus.DONE
+    assert llm.request_count == 1
+
+
+def fall_back_to_the_abstract(
+    database_url: str, llm: FakeOpenAI, host: FakePdfHost, tmp_path: Path
+) -> tuple[int, Summarizer]:
+    url = host.route("/flaky.pdf", status(503))
+    paper_id = add_paper(database_url, open_access_pdf_url=url)
+    worker = summarizer(database_url, llm, tmp_path, reading=PdfReading(attempts=2))
+    assert [worker.summarize(paper_id).status for _ in range(2)] == [RETRY, SummaryStatus.DONE]
+    return paper_id, worker
+
+
+def make_pdf_due(database_url: str) -> None:
+    with get_engine(database_url).begin() as connection:
+        connection.execute(
+            sa.text("UPDATE pdf_documents SET retry_at = :past"),
+            {"past": utcnow() - timedelta(minutes=1)},
+        )
+
+
+def test_a_pdf_waiting_for_its_next_try_is_left_alone_meanwhile(
+    database_url: str, llm: FakeOpenAI, host: FakePdfHost, tmp_path: Path
+) -> None:
+    paper_id, _ = fall_back_to_the_abstract(database_url, llm, host, tmp_path)
+    other_model = summarizer(database_url, llm, tmp_path, reading=PdfReading(attempts=2))
+    other_model.provider.model = "another-model"  # a second summary key for the same paper
+
+    assert other_model.summarize(paper_id).status == SummaryStatus.DONE
+    assert host.requests.count("/flaky.pdf") == 2  # not asked again before its retry is due
+    with get_engine(database_url).connect() as connection:
+        kinds = connection.scalars(sa.text("SELECT input_kind FROM summaries")).all()
+    assert kinds == ["abstract", "abstract"]
+
+
+def test_a_remake_shows_the_old_summary_until_the_new_one_is_in_and_pays_once(
+    database_url: str,
+    llm: FakeOpenAI,
+    host: FakePdfHost,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paper_id, worker = fall_back_to_the_abstract(database_url, llm, host, tmp_path)
+    made = make_paper_pdf(tmp_path / "back.pdf", pages=2)
+    host.route("/flaky.pdf", pdf(made.path.read_bytes()))
+    make_pdf_due(database_url)
+    before = summary_row(database_url, paper_id)
+    seen_while_asking: list[object] = []
+    real_answer = worker.provider.answer
+
+    def answer_then_die(item: SummaryInput) -> ProviderAnswer:
+        seen_while_asking.append(summary_row(database_url, paper_id)["status"])
+        return real_answer(item)
+
+    def die(*args: object) -> None:
+        raise SystemExit("worker killed after the remake was paid for")
+
+    monkeypatch.setattr(worker.provider, "answer", answer_then_die)
+    monkeypatch.setattr(remake, "_apply", die)
+    with pytest.raises(SystemExit):
+        worker.summarize(paper_id)
+    monkeypatch.undo()
+
+    assert seen_while_asking == ["done"]  # notes kept the old summary meanwhile
+    assert summary_row(database_url, paper_id)["summary"] == before["summary"]
+    paid = llm.request_count
+
+    assert summarizer(database_url, llm, tmp_path).summarize(paper_id).status == "done"
+    after = summary_row(database_url, paper_id)
+    assert llm.request_count == paid  # the kept answer was parsed, not bought again
+    assert after["input_kind"] == "pdf"
+    assert "## Introduction" in llm.last_prompt  # the remake was asked with the PDF's text
+    assert after["remake_response"] is None and after["remake_claimed_at"] is None

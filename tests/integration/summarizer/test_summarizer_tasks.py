@@ -20,7 +20,6 @@ from refnet.db.queries.papers import upsert_papers
 from refnet.db.session import get_engine, session_scope
 from refnet.sources.records import parse_paper
 from refnet.summarizer.paper_text import ChosenText, PaperText
-from refnet.summarizer.providers.base import ProviderAnswer
 from refnet.summarizer.service import Summarizer
 from refnet.worker.celery_app import start_pipeline
 from tests.support.papers import paper_json
@@ -57,16 +56,16 @@ def test_a_soft_time_limit_hands_the_rest_of_the_chunk_to_a_fresh_task(
 ) -> None:
     paper_ids = add_papers(embedded, 4)
     interrupted = paper_ids[1]
-    real = Summarizer._ask
+    real = Summarizer.best_text
     asked: list[int] = []
 
-    def time_runs_out_once(self: Summarizer, paper: PaperText, text: ChosenText) -> ProviderAnswer:
+    def time_runs_out_once(self: Summarizer, paper: PaperText) -> ChosenText | None:
         asked.append(paper.id)
         if paper.id == interrupted and asked.count(paper.id) == 1:
             raise SoftTimeLimitExceeded()  # while the paper is claimed
-        return real(self, paper, text)
+        return real(self, paper)
 
-    monkeypatch.setattr(Summarizer, "_ask", time_runs_out_once)
+    monkeypatch.setattr(Summarizer, "best_text", time_runs_out_once)
 
     enqueue(SUMMARIZE_PAPERS, paper_ids=paper_ids)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from celery.exceptions import Retry
 
+from refnet.core.backoff import task_retry_delay
 from refnet.core.config import Settings
 from refnet.core.errors import TransientError
 from refnet.worker.celery_app import make_celery
@@ -16,7 +17,6 @@ from refnet.worker.policies import (
     TIME_LIMITS,
     VISIBILITY_TIMEOUT,
     RefNetTask,
-    retry_countdown,
 )
 
 SRC = Path(__file__).resolve().parents[3] / "src" / "refnet"
@@ -73,17 +73,17 @@ def test_visibility_timeout_reaches_the_broker() -> None:
 
 
 def test_retry_countdown_honours_retry_after_and_backs_off() -> None:
-    assert retry_countdown(0, 300.0) >= 300.0
-    assert retry_countdown(0, 5000.0) == MAX_RETRY_DELAY  # never beyond the broker's patience
-    early = [retry_countdown(0, None) for _ in range(50)]
-    late = [retry_countdown(6, None) for _ in range(50)]
+    assert task_retry_delay(0, 300.0) >= 300.0
+    assert task_retry_delay(0, 5000.0) == MAX_RETRY_DELAY  # never beyond the broker's patience
+    early = [task_retry_delay(0, None) for _ in range(50)]
+    late = [task_retry_delay(6, None) for _ in range(50)]
     assert min(early) > 0 and max(early) <= 15
     assert min(late) > max(early)
     assert max(late) <= MAX_RETRY_DELAY
 
 
 def test_a_transient_failure_on_a_worker_is_retried_after_its_retry_after() -> None:
-    app = make_celery(STACK)
+    app = make_celery(Settings(celery_broker_url="memory://"))  # the retry is sent here
 
     @app.task(name="refnet.test.flaky", shared=False)
     def flaky() -> None:

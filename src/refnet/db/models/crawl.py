@@ -48,8 +48,10 @@ class CrawlJob(Base):
     papers_expanded: Mapped[int] = mapped_column(default=0)
     edges_stored: Mapped[int] = mapped_column(default=0)
     requests_made: Mapped[int] = mapped_column(default=0)
-    # The process running the job (a token it chose); it renews `updated_at` at every step.
+    # The process running the job (a token it chose) and when it last renewed its lease (at
+    # every step): a job silent for longer than the lease is taken over by the next process.
     runner: Mapped[str | None] = mapped_column(String(36))
+    heartbeat_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -49,7 +49,11 @@ class Summary(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime | None]
-    completed_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]  # when a provider last answered (and was paid)
+    # Remaking a done summary from the PDF it had to do without: claimed since, and the
+    # provider's answer kept here until it is parsed. The summary itself stays done meanwhile.
+    remake_claimed_at: Mapped[datetime | None]
+    remake_response: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

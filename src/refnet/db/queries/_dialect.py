@@ -43,8 +43,10 @@ def insert_rows(
 
     On PostgreSQL, one statement per 20,000 rows reads them from one array per column
     (`INSERT … SELECT unnest(…)`): a crawl writes tens of thousands of rows per step, and
-    binding each row of an executemany cost more than the database's own work. On SQLite it is a
-    plain executemany on the table (not the slower ORM bulk path).
+    binding each row of an executemany cost more than the database's own work. An upsert
+    (`on_conflict` doing an update) must not carry one key twice in a chunk, which PostgreSQL
+    refuses; the callers pass one row per key. On SQLite it is a plain executemany on the table
+    (not the slower ORM bulk path).
     """
     if not rows:
         return
@@ -73,7 +75,7 @@ def _insert_arrays(
             values = [row[name] for row in part]
             if isinstance(column_type, sqltypes.JSON):  # a list value is a document, not an array
                 text_array = postgresql.ARRAY(TEXT())
-                texts = [None if v is None else json.dumps(v) for v in values]
+                texts = [json.dumps(v) for v in values]  # None is JSON null, as executemany has it
                 array = cast(bindparam(None, texts, type_=text_array), postgresql.ARRAY(JSONB()))
             else:
                 array_type = postgresql.ARRAY(column_type)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, case, func, select, true, update
+from sqlalchemy import BindParameter, Integer, Table, bindparam, case, func, select, true, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session, aliased
 
 from refnet.core.batching import chunks
@@ -16,6 +17,7 @@ from refnet.db.base import as_utc, utcnow
 from refnet.db.models import (
     Citation,
     CrawlJob,
+    CrawlState,
     FrontierEntry,
     FrontierState,
     JobStatus,
@@ -77,11 +79,20 @@ def hold_lease(*, session: Session, job_id: int, runner: str) -> None:
             CrawlJob.runner == runner,
             CrawlJob.status == JobStatus.RUNNING.value,
         )
-        .values(updated_at=utcnow())
+        .values(heartbeat_at=utcnow())
         .execution_options(synchronize_session=False)
     )
     if not getattr(result, "rowcount", 0):
         raise LeaseLost(f"crawl job {job_id} was taken over by another process")
+
+
+WRITE_TURN_LOCK = 0x7265666E  # "refn": the advisory lock crawl steps take turns with
+
+
+def take_write_turn(*, session: Session) -> None:
+    """Wait for the other crawls' steps to commit, and hold the turn until this one does
+    (PostgreSQL; SQLite has one writer at a time anyway)."""
+    session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_TURN_LOCK})
 
 
 def list_watched_seeds(*, session: Session) -> list[tuple[int, str, datetime]]:
@@ -229,3 +240,39 @@ def job_edge_count(*, session: Session, job_id: int) -> int:
         )
         or 0
     )
+
+
+# -- a paper's place in the crawls ----------------------------------------------------------
+
+
+def mark_expanded(*, session: Session, paper_id: int) -> None:
+    now = utcnow()
+    session.execute(
+        update(Paper)
+        .where(Paper.id == paper_id)
+        .values(crawl_state=CrawlState.EXPANDED.value, expanded_at=now)
+    )
+
+
+def set_crawl_position(*, session: Session, positions: dict[int, tuple[int, float | None]]) -> None:
+    """Record each paper's smallest depth from any seed and its latest crawl priority."""
+    if not positions:
+        return
+    table = cast(Table, Paper.__table__)
+    depth: BindParameter[int] = bindparam("new_depth", type_=Integer())
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("row_id"))
+        .values(
+            depth=case(
+                ((table.c.depth.is_(None)) | (table.c.depth > depth), depth),
+                else_=table.c.depth,
+            ),
+            priority=func.coalesce(bindparam("new_priority"), table.c.priority),
+        )
+    )
+    rows = [
+        {"row_id": pid, "new_depth": d, "new_priority": p}
+        for pid, (d, p) in sorted(positions.items())  # id order, as in the other updates
+    ]
+    session.connection().execute(statement, rows)

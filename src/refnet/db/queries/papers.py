@@ -8,8 +8,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    BindParameter,
-    Integer,
     Table,
     bindparam,
     case,
@@ -19,16 +17,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from refnet.core.batching import chunks
 from refnet.core.records import PaperRecord
 from refnet.db.base import utcnow
-from refnet.db.models import Author, CrawlState, Paper, PaperAuthor
+from refnet.db.models import CrawlState, Paper
 from refnet.db.queries._dialect import insert_rows, member_of
+from refnet.db.queries.authors import replace_authors
 
 IN_CHUNK = 500
 STUB_COLUMNS = ("title", "year", "venue", "citation_count", "influential_citation_count")
 PAPERS = cast(Table, Paper.__table__)
-PAPER_AUTHORS = cast(Table, PaperAuthor.__table__)
 METADATA_COLUMNS = (
     "corpus_id",
     "external_ids",
@@ -166,7 +163,7 @@ class StagedPapers:
                 self.ids[record.s2_id] = row
             self.later = []
         _update_complete(session, self.complete, self.ids, self.index, self.now)
-        _replace_authors(session, self.complete, self.ids)
+        replace_authors(session, self.complete, self.ids)
 
 
 def stage_papers(
@@ -281,71 +278,3 @@ def _fill_stubs(session: Session, records: list[PaperRecord], ids: dict[str, int
     ]
     # Rows in id order: two writers touching the same papers lock them in the same order.
     session.connection().execute(statement, sorted(rows, key=lambda row: row["row_id"]))
-
-
-def _author_key(s2_author_id: str | None, name: str) -> str:
-    return s2_author_id or "name:" + " ".join(name.lower().split())
-
-
-def _replace_authors(session: Session, records: list[PaperRecord], ids: dict[str, int]) -> None:
-    if not records:
-        return
-    authors = {
-        _author_key(a.s2_author_id, a.name): {
-            "key": _author_key(a.s2_author_id, a.name),
-            "s2_author_id": a.s2_author_id,
-            "name": a.name,
-        }
-        for r in records
-        for a in r.authors
-    }
-    author_ids: dict[str, int] = {}
-    insert_rows(session, Author, [authors[key] for key in sorted(authors)])
-    for keys in chunks(sorted(authors), IN_CHUNK):
-        found = session.execute(select(Author.key, Author.id).where(Author.key.in_(keys)))
-        author_ids.update(found.all())
-    paper_ids = sorted({ids[r.s2_id] for r in records})
-    for id_part in chunks(paper_ids, IN_CHUNK):
-        session.execute(PAPER_AUTHORS.delete().where(PaperAuthor.paper_id.in_(id_part)))
-    links = {
-        (ids[r.s2_id], position): author_ids[_author_key(a.s2_author_id, a.name)]
-        for r in records
-        for position, a in enumerate(r.authors)
-    }
-    rows = [
-        {"paper_id": p, "position": pos, "author_id": a} for (p, pos), a in sorted(links.items())
-    ]
-    insert_rows(session, PaperAuthor, rows)
-
-
-def mark_expanded(*, session: Session, paper_id: int) -> None:
-    now = utcnow()
-    session.execute(
-        update(Paper)
-        .where(Paper.id == paper_id)
-        .values(crawl_state=CrawlState.EXPANDED.value, expanded_at=now)
-    )
-
-
-def set_crawl_position(*, session: Session, positions: dict[int, tuple[int, float | None]]) -> None:
-    """Record each paper's smallest depth from any seed and its latest crawl priority."""
-    if not positions:
-        return
-    table = PAPERS
-    depth: BindParameter[int] = bindparam("new_depth", type_=Integer())
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("row_id"))
-        .values(
-            depth=case(
-                ((table.c.depth.is_(None)) | (table.c.depth > depth), depth),
-                else_=table.c.depth,
-            ),
-            priority=func.coalesce(bindparam("new_priority"), table.c.priority),
-        )
-    )
-    rows = [
-        {"row_id": pid, "new_depth": d, "new_priority": p}
-        for pid, (d, p) in sorted(positions.items())  # id order, as in the other updates
-    ]
-    session.connection().execute(statement, rows)

@@ -1,4 +1,9 @@
-"""Summaries (keyed by paper, provider, model, prompt version, language) and PDF records."""
+"""Summaries, keyed by paper, provider, model, prompt version and language.
+
+A summary is claimed by compare-and-set (`claim_summary`); a done summary made from the abstract
+because its PDF kept failing is remade from the PDF when that PDF is due another try
+(`remake_due`), under a claim of its own (`claim_remake`) while the summary stays done.
+"""
 
 from __future__ import annotations
 
@@ -22,13 +27,11 @@ from refnet.db.models import (
 )
 from refnet.db.queries._dialect import insert_rows
 from refnet.db.queries.crawl import IN_FRONTIER
+from refnet.db.queries.pdfs import pdf_retry_due
 
 STALE_CLAIM = timedelta(minutes=30)  # longer than a summary task's hard time limit
 CLAIMABLE = (SummaryStatus.PENDING, SummaryStatus.FAILED, SummaryStatus.DEFERRED)
 IN_VAULT = COLLECTED_STATES
-# A PDF that keeps failing for passing reasons is tried again later and later, then given up.
-PDF_RETRY_LATER_MAX = timedelta(days=30)
-PDF_MAX_ATTEMPTS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,38 +58,12 @@ def get_summary(*, session: Session, paper_id: int, key: SummaryKey) -> Summary 
     ).first()
 
 
-def pdf_retry_due(now: datetime) -> Any:
-    """The summary's paper has a PDF that failed for passing reasons and is due another try."""
-    return exists().where(
-        PdfDocument.paper_id == Summary.paper_id,
-        PdfDocument.status == PdfStatus.RETRYING.value,
-        PdfDocument.retry_at <= now,
-    )
-
-
-def upgradable(now: datetime) -> Any:
-    """Done from the abstract or TL;DR because the PDF was temporarily unavailable, and due to be
-    made again from the PDF."""
-    return and_(
-        Summary.status == SummaryStatus.DONE.value,
-        Summary.input_kind != InputKind.PDF.value,
-        pdf_retry_due(now),
-    )
-
-
 def claim_summary(
-    *,
-    session: Session,
-    paper_id: int,
-    key: SummaryKey,
-    stale_before: datetime,
-    upgrade: bool = False,
+    *, session: Session, paper_id: int, key: SummaryKey, stale_before: datetime
 ) -> bool:
     """Take the summary for this worker (compare-and-set); False when it is done or taken.
 
-    A claim older than `stale_before` belongs to a worker that died, and is taken over. With
-    `upgrade`, a summary that is done but `upgradable` is taken instead, and its PDF is held back
-    from other workers for as long as a claim lasts.
+    A claim older than `stale_before` belongs to a worker that died, and is taken over.
     """
     now = utcnow()
     insert_rows(
@@ -114,8 +91,6 @@ def claim_summary(
         Summary.status.in_([s.value for s in CLAIMABLE]),
         and_(Summary.status == SummaryStatus.RUNNING.value, Summary.claimed_at < stale_before),
     )
-    if upgrade:
-        claimable = upgradable(now)
     result = session.execute(
         update(Summary)
         .where(Summary.paper_id == paper_id, key.matches(), claimable)
@@ -127,33 +102,81 @@ def claim_summary(
         )
         .execution_options(synchronize_session=False)
     )
-    claimed = bool(getattr(result, "rowcount", 0))
-    if claimed and upgrade:
-        session.execute(
-            update(PdfDocument)
-            .where(PdfDocument.paper_id == paper_id)
-            .values(retry_at=now + STALE_CLAIM)
-            .execution_options(synchronize_session=False)
-        )
-    return claimed
+    return bool(getattr(result, "rowcount", 0))
 
 
-def is_upgradable(*, session: Session, summary_id: int, now: datetime) -> bool:
-    return bool(session.scalar(select(Summary.id).where(Summary.id == summary_id, upgradable(now))))
+def remake_due(now: datetime, stale_before: datetime) -> Any:
+    """A done summary to remake from the PDF, not claimed by a live worker: made from the
+    abstract or TL;DR while its PDF is due another try, or with a paid remake answer to parse."""
+    return and_(
+        Summary.status == SummaryStatus.DONE.value,
+        or_(Summary.remake_claimed_at.is_(None), Summary.remake_claimed_at < stale_before),
+        or_(
+            and_(Summary.input_kind != InputKind.PDF.value, pdf_retry_due(now)),
+            Summary.remake_response.is_not(None),
+        ),
+    )
 
 
-def release_summary(
-    *,
-    session: Session,
-    paper_id: int,
-    key: SummaryKey,
-    status: SummaryStatus,
-    input_kind: str | None = None,
+def claim_remake(
+    *, session: Session, paper_id: int, key: SummaryKey, stale_before: datetime
+) -> bool:
+    """Take the remake of a done summary (compare-and-set); the summary stays done meanwhile."""
+    now = utcnow()
+    result = session.execute(
+        update(Summary)
+        .where(Summary.paper_id == paper_id, key.matches(), remake_due(now, stale_before))
+        .values(remake_claimed_at=now, updated_at=Summary.updated_at)  # notes need no rewrite
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def store_remake_answer(
+    *, session: Session, summary_id: int, text: str, input_tokens: int, output_tokens: int
 ) -> None:
+    """Keep a paid remake answer before parsing it; its tokens count towards today's budget."""
+    session.execute(
+        update(Summary)
+        .where(Summary.id == summary_id)
+        .values(
+            remake_response=text,
+            input_tokens=Summary.input_tokens + input_tokens,
+            output_tokens=Summary.output_tokens + output_tokens,
+            completed_at=utcnow(),
+            updated_at=Summary.updated_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def end_remake(*, session: Session, summary_id: int, values: dict[str, Any] | None = None) -> None:
+    """Close a remake: with `values`, the summary becomes the remade one; without, it stays."""
+    changes: dict[str, Any] = {"remake_claimed_at": None, "remake_response": None}
+    if values:
+        changes.update(values, updated_at=utcnow())
+    else:
+        changes["updated_at"] = Summary.updated_at
+    session.execute(
+        update(Summary)
+        .where(Summary.id == summary_id)
+        .values(changes)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_remake(*, session: Session, summary_id: int) -> None:
+    """Give a remake claim back (a paid answer already kept stays, to be parsed next time)."""
+    session.execute(
+        update(Summary)
+        .where(Summary.id == summary_id)
+        .values(remake_claimed_at=None, updated_at=Summary.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def release_summary(*, session: Session, paper_id: int, key: SummaryKey) -> None:
     """Give back a claim this worker cannot finish (a paid answer already stored stays)."""
-    values: dict[str, Any] = {"status": status.value, "updated_at": utcnow()}
-    if input_kind is not None:
-        values["input_kind"] = input_kind
     session.execute(
         update(Summary)
         .where(
@@ -161,17 +184,7 @@ def release_summary(
             key.matches(),
             Summary.status == SummaryStatus.RUNNING.value,
         )
-        .values(values)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def retry_pdf_later(*, session: Session, paper_id: int, retry_at: datetime) -> None:
-    """Offer the paper's PDF again at `retry_at`, with its summary due to be made from it."""
-    session.execute(
-        update(PdfDocument)
-        .where(PdfDocument.paper_id == paper_id)
-        .values(status=PdfStatus.RETRYING.value, retry_at=retry_at)
+        .values(status=SummaryStatus.PENDING.value, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
 
@@ -201,14 +214,14 @@ def papers_needing_summary(
 ) -> list[int]:
     """Vault papers without a settled summary for this key, oldest first.
 
-    Settled: done (unless `upgradable`); failed after a paid answer (final for the key); or
+    Settled: done (unless `remake_due`); failed after a paid answer (final for the key); or
     claimed by a worker since `stale_before` (default: 30 minutes ago). A claim older than that
     belongs to a worker that died, and its paper is offered again.
     """
     now = utcnow()
     stale_before = stale_before or now - STALE_CLAIM
     settled = or_(
-        and_(Summary.status == SummaryStatus.DONE.value, ~upgradable(now)),
+        and_(Summary.status == SummaryStatus.DONE.value, ~remake_due(now, stale_before)),
         and_(Summary.status == SummaryStatus.FAILED.value, Summary.raw_response.is_not(None)),
         and_(Summary.status == SummaryStatus.RUNNING.value, Summary.claimed_at >= stale_before),
     )
@@ -251,77 +264,6 @@ def job_summary_counts(*, session: Session, job_id: int) -> dict[str, int]:
 def summary_counts(*, session: Session) -> dict[str, int]:
     rows = session.execute(select(Summary.status, func.count()).group_by(Summary.status))
     return {status: count for status, count in rows}
-
-
-def get_pdf(*, session: Session, paper_id: int) -> PdfDocument | None:
-    return session.get(PdfDocument, paper_id)
-
-
-def record_pdf(
-    *,
-    session: Session,
-    paper_id: int,
-    status: str,
-    url: str | None = None,
-    sha256: str | None = None,
-    size_bytes: int | None = None,
-    pages: int | None = None,
-    error: str | None = None,
-) -> None:
-    """Record a settled outcome: fetched, unusable, or unavailable for good."""
-    _store_pdf(
-        session,
-        paper_id,
-        {
-            "status": status,
-            "url": url,
-            "sha256": sha256,
-            "size_bytes": size_bytes,
-            "pages": pages,
-            "error": error,
-            "attempts": 0,
-            "retry_at": None,
-            "fetched_at": utcnow(),
-        },
-    )
-
-
-def record_pdf_retry(
-    *,
-    session: Session,
-    paper_id: int,
-    error: str,
-    fallback_after: int,
-    retry_later: timedelta,
-) -> int:
-    """Count one more transient failure of the paper's PDF; returns the failures so far.
-
-    From the `fallback_after`-th failure on, the next try is `retry_later` away, doubling with
-    each failure (at most PDF_RETRY_LATER_MAX); after PDF_MAX_ATTEMPTS the PDF is unavailable.
-    """
-    record = session.get(PdfDocument, paper_id, with_for_update=True)
-    attempts = (record.attempts if record and record.status == PdfStatus.RETRYING else 0) + 1
-    now = utcnow()
-    status, retry_at = PdfStatus.RETRYING.value, None
-    if attempts >= PDF_MAX_ATTEMPTS:
-        status, error = PdfStatus.UNAVAILABLE.value, f"gave up after {attempts} attempts: {error}"
-    elif attempts >= fallback_after:
-        wait = retry_later * 2 ** (attempts - fallback_after)
-        retry_at = now + min(wait, PDF_RETRY_LATER_MAX)
-    values = {"status": status, "error": error, "attempts": attempts, "retry_at": retry_at}
-    _store_pdf(session, paper_id, {**values, "fetched_at": now})
-    return attempts
-
-
-def _store_pdf(session: Session, paper_id: int, values: dict[str, Any]) -> None:
-    insert_rows(
-        session,
-        PdfDocument,
-        [{"paper_id": paper_id, **values}],
-        on_conflict=lambda statement: statement.on_conflict_do_update(
-            index_elements=["paper_id"], set_=values
-        ),
-    )
 
 
 def set_summary(

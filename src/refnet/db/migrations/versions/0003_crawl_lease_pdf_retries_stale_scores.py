@@ -1,4 +1,5 @@
-"""crawl lease runner, pdf retries, stale frontier scores, citations without foreign keys
+"""crawl lease runner, pdf retries, summary remakes, stale frontier scores, citations without
+foreign keys
 
 Revision ID: 0003
 Revises: 0002
@@ -19,6 +20,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("crawl_jobs") as batch:
         batch.add_column(sa.Column("runner", sa.String(length=36), nullable=True))
+        batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("pdf_documents") as batch:
         batch.add_column(
             sa.Column("attempts", sa.Integer(), nullable=False, server_default=sa.text("0"))
@@ -26,6 +28,9 @@ def upgrade() -> None:
         batch.add_column(sa.Column("retry_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("crawl_frontier") as batch:
         batch.add_column(sa.Column("stale", sa.Boolean(), nullable=False, server_default=sa.true()))
+    with op.batch_alter_table("summaries") as batch:
+        batch.add_column(sa.Column("remake_claimed_at", sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column("remake_response", sa.Text(), nullable=True))
     op.create_index(
         "ix_crawl_frontier_job_id_state_score",
         "crawl_frontier",
@@ -42,6 +47,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("summaries") as batch:
+        batch.drop_column("remake_response")
+        batch.drop_column("remake_claimed_at")
     with op.batch_alter_table("citations") as batch:
         for column in ("citing_id", "cited_id"):
             batch.create_foreign_key(
@@ -54,4 +62,5 @@ def downgrade() -> None:
         batch.drop_column("retry_at")
         batch.drop_column("attempts")
     with op.batch_alter_table("crawl_jobs") as batch:
+        batch.drop_column("heartbeat_at")
         batch.drop_column("runner")
