@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import tempfile
 import time
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from refnet.core.config import get_settings
+from refnet.core.config import settings_from
 from refnet.core.handoff import SUMMARIZE_PENDING, enqueue, use_dispatcher
 from refnet.db import migrate
 from refnet.db.queries.papers import upsert_papers
@@ -37,18 +36,13 @@ def run_storm(*, papers: int, failure_rate: float, pages: int = 6) -> dict[str, 
             else:
                 made = make_paper_pdf(root / f"{number}.pdf", pages=pages, seed=number)
                 host.route(route, pdf(made.path.read_bytes()))
-        environment = {
+        environment: dict[str, str | None] = {
             "REFNET_DATA_DIR": str(root / "data"),
             "VAULT_DIR": str(root / "vault"),
             "SUMMARIZER__PROVIDER": "extractive",
             "PDF__ALLOWLIST": '["127.0.0.0/8"]',
         }
-        saved = {name: os.environ.get(name) for name in environment}
-        os.environ.update(environment)
-        get_settings.cache_clear()
-        previous = use_dispatcher(None)
-        try:
-            settings = get_settings()
+        with settings_from(environment) as settings:
             url = settings.effective_database_url
             migrate.upgrade(url)
             records = [
@@ -57,20 +51,15 @@ def run_storm(*, papers: int, failure_rate: float, pages: int = 6) -> dict[str, 
             ]
             with session_scope(url) as session:
                 upsert_papers(session=session, records=records)
-            start_pipeline(settings)
-            started = time.perf_counter()
-            enqueue(SUMMARIZE_PENDING)
-            seconds = time.perf_counter() - started
+            previous = start_pipeline(settings)
+            try:
+                started = time.perf_counter()
+                enqueue(SUMMARIZE_PENDING)
+                seconds = time.perf_counter() - started
+            finally:
+                use_dispatcher(previous)
             figures = _figures(url, settings.vault_dir)
-        finally:
-            use_dispatcher(previous)
             dispose_engines()
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            get_settings.cache_clear()
         failing_requests = sum(
             1 for target in host.requests if int(target.strip("/").split(".")[0]) in down
         )

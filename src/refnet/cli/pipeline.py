@@ -6,10 +6,8 @@ so `refnet --help` and the crawl commands start quickly.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import closing
 from pathlib import Path
 
 import typer
@@ -27,7 +25,7 @@ from refnet.cli.common import (
     start_pipeline,
 )
 from refnet.cli.render import render_pipeline_totals, render_vault_report
-from refnet.core.config import get_settings
+from refnet.core.config import settings_from
 from refnet.core.handoff import use_dispatcher
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlParams
@@ -145,32 +143,21 @@ def worker(
     )
 
 
+# The demo always runs embedded and offline, whatever the shell's settings say.
+DEMO_ENVIRONMENT = {
+    "SUMMARIZER__PROVIDER": "extractive",
+    "SUMMARIZER__FETCH_PDFS": "false",
+    "DATABASE_URL": None,
+    "REDIS_URL": None,
+    "CELERY_BROKER_URL": None,
+}
+
+
 @app.command()
 def demo() -> None:
     """Crawl the bundled sample, summarize it offline and write the vault to VAULT_DIR."""
-    with _demo_environment():
+    with settings_from(DEMO_ENVIRONMENT):
         _run_demo()
-
-
-@contextmanager
-def _demo_environment() -> Iterator[None]:
-    """The demo always runs embedded and offline, whatever the shell's settings say."""
-    demo_values = {"SUMMARIZER__PROVIDER": "extractive", "SUMMARIZER__FETCH_PDFS": "false"}
-    cleared = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL")
-    saved = {name: os.environ.get(name) for name in (*demo_values, *cleared)}
-    os.environ.update(demo_values)
-    for name in cleared:
-        os.environ.pop(name, None)
-    get_settings.cache_clear()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        get_settings.cache_clear()
 
 
 def _run_demo() -> None:

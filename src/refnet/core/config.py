@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -216,6 +218,27 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+@contextmanager
+def settings_from(environment: Mapping[str, str | None]) -> Iterator[Settings]:
+    """Settings read with these environment variables set (None: unset), restored afterwards."""
+    saved = {name: os.environ.get(name) for name in environment}
+    _set_environment(environment)
+    get_settings.cache_clear()
+    try:
+        yield get_settings()
+    finally:
+        _set_environment(saved)
+        get_settings.cache_clear()
+
+
+def _set_environment(values: Mapping[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 def describe_settings_errors(exc: ValidationError) -> str:
