@@ -59,6 +59,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.crawl_economy
 	$(BIN)/python -m benchmarks.vault_generation
 	$(BIN)/python -m benchmarks.extractive_summarizer
+	$(BIN)/python -m benchmarks.search_latency
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

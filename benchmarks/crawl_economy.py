@@ -37,7 +37,9 @@ def reset_database(url: str) -> None:
     if url.startswith("postgresql"):
         admin = sa.create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{engine.url.database}"'))
+            connection.execute(
+                sa.text(f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)')
+            )
             connection.execute(sa.text(f'CREATE DATABASE "{engine.url.database}"'))
         admin.dispose()
     elif engine.url.database:

@@ -37,6 +37,17 @@ def test_crawl_economy_benchmark(pg_url: str) -> None:
     assert figures["clean"]["papers"] == 120  # type: ignore[index]
 
 
+def test_search_latency_benchmark(pg_url: str) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/refnet_search_bench_smoke"
+    figures = run_benchmark(
+        "benchmarks.search_latency",
+        "--papers", "1500", "--upsert-papers", "500", "--terms", "3", "--rounds", "1",
+        "--database-url", url,
+    )  # fmt: skip
+    assert figures["papers"] == 1500
+    assert figures["rare"]["queries"] == 3  # type: ignore[index]
+
+
 def test_vault_generation_benchmark() -> None:
     figures = run_benchmark(
         "benchmarks.vault_generation", "--papers", "200", "--stubs", "20", "--seeds", "2"

@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 import refnet.db.models  # noqa: F401  (registers the tables)
 from refnet.db.base import Base
+from refnet.db.search_objects import include_object
 
 
 def _configure(connection: Connection) -> None:
@@ -15,6 +16,8 @@ def _configure(connection: Connection) -> None:
         target_metadata=Base.metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The full-text search objects differ by database and have no model: see search_objects.
+        include_object=include_object,
     )
 
 
