@@ -56,7 +56,20 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
     """Each test starts from default settings, in its own working directory."""
     for name in list(os.environ):
         if name.startswith(
-            ("SEMANTIC_SCHOLAR_", "CRAWL__", "SUMMARIZER__", "PDF__", "ANTHROPIC_", "OPENAI_")
+            (
+                "SEMANTIC_SCHOLAR_",
+                "CRAWL__",
+                "SUMMARIZER__",
+                "PDF__",
+                "ANTHROPIC_",
+                "OPENAI_",
+                "API__",
+                "AUTH__",
+                "RATE_LIMIT__",
+                "JWT_",
+                "REFNET_BOOTSTRAP_",
+                "DATABASE_PASSWORD",
+            )
         ) or name in (
             "DATABASE_URL",
             "REDIS_URL",

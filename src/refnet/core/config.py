@@ -7,86 +7,59 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
-from refnet.core.errors import InvalidInput
+from refnet.core.secret_settings import (
+    MIN_JWT_SECRET_LENGTH,
+    MIN_SECRET_LENGTH,
+    PLACEHOLDER_SECRETS,
+    PRODUCTION_SECRET_LENGTHS,
+    SECRET_FIELDS,
+    FileSecretsSource,
+    is_placeholder,
+    url_password,
+    with_password,
+)
+from refnet.core.settings_sections import (
+    ApiSettings,
+    AuthSettings,
+    CrawlSettings,
+    PdfSettings,
+    RateLimitSettings,
+    SummarizerSettings,
+)
+
+__all__ = [
+    "MIN_JWT_SECRET_LENGTH",
+    "MIN_SECRET_LENGTH",
+    "PLACEHOLDER_SECRETS",
+    "SECRET_FIELDS",
+    "ApiSettings",
+    "AuthSettings",
+    "CrawlSettings",
+    "PdfSettings",
+    "RateLimitSettings",
+    "Settings",
+    "SummarizerSettings",
+    "describe_settings_errors",
+    "get_settings",
+    "settings_from",
+]
 
 PUBLIC_S2_API_URL = "https://api.semanticscholar.org/graph/v1"
 # Rates the public API grants: 1 request/s with a key; the keyless pool is shared and often
 # answers 429, so we ask far less of it.
 RATE_WITH_KEY = 1.0
 RATE_WITHOUT_KEY = 0.3
-SECRET_FIELDS = ("semantic_scholar_api_key", "anthropic_api_key", "openai_api_key")
-PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "xxx", "todo"}
-MIN_SECRET_LENGTH = 16
-
-
-class CrawlSettings(BaseModel):
-    """Defaults for a crawl; each can be overridden per crawl on the command line."""
-
-    max_depth: int = Field(default=2, ge=0, le=5)
-    max_papers: int = Field(default=500, ge=1)
-    max_citations_per_paper: int = Field(default=1000, ge=0, le=9999)
-    max_references_per_paper: int = Field(default=1000, ge=0)
-
-
-class SummarizerSettings(BaseModel):
-    provider: Literal["extractive", "anthropic", "openai"] = "extractive"
-    model: str | None = None  # each provider has a default
-    language: Literal["en", "ja"] = "en"
-    daily_token_budget: int = Field(default=2_000_000, ge=0)  # LLM tokens per UTC day
-    max_input_chars: int = Field(default=60_000, ge=1_000)
-    max_tokens: int = Field(default=1024, ge=64)
-    timeout: float = Field(default=60.0, gt=0)
-    fetch_pdfs: bool = True
-    papers_per_task: int = Field(default=20, ge=1)
-    # Claims of one summary before a passing failure (provider or PDF host down) fails it; the
-    # pending sweep (`refnet summarize --pending`) gives failed summaries as many attempts again.
-    max_attempts: int = Field(default=5, ge=1)
-    # Seconds before the first retry of such a paper, doubling with every attempt (at most 30 min).
-    retry_delay: float = Field(default=30.0, ge=0)
-
-
-class PdfSettings(BaseModel):
-    max_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
-    timeout: float = Field(default=30.0, gt=0)
-    max_redirects: int = Field(default=5, ge=0)
-    max_pages: int = Field(default=40, ge=1)
-    # Reading one PDF happens in a child process with these limits.
-    extract_timeout: float = Field(default=60.0, gt=0)
-    extract_memory_mb: int = Field(default=1024, ge=64)
-    # Passing failures (timeouts, 429, 5xx) before the abstract is summarized instead; the PDF is
-    # tried again this many hours later, then twice as late each time.
-    attempts: int = Field(default=3, ge=1)
-    retry_later_hours: float = Field(default=24.0, gt=0)
-    # Hosts or CIDR networks that may be fetched although private (e.g. "127.0.0.0/8").
-    allowlist: list[str] = Field(default_factory=list)
-
-
-class FileSecretsSource(PydanticBaseSettingsSource):
-    """Reads `NAME_FILE` (a path, as Docker secrets provide) for every secret field."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        values: dict[str, Any] = {}
-        for name in SECRET_FIELDS:
-            path = os.environ.get(f"{name.upper()}_FILE")
-            if path:
-                try:
-                    values[name] = Path(path).read_text(encoding="utf-8").strip()
-                except OSError as exc:
-                    raise InvalidInput(f"{name.upper()}_FILE={path} cannot be read: {exc}") from exc
-        return values
 
 
 class Settings(BaseSettings):
@@ -117,6 +90,20 @@ class Settings(BaseSettings):
     crawl: CrawlSettings = CrawlSettings()
     summarizer: SummarizerSettings = SummarizerSettings()
     pdf: PdfSettings = PdfSettings()
+    api: ApiSettings = ApiSettings()
+    auth: AuthSettings = AuthSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+
+    # Signs the API's tokens. Unset outside production: a random one kept under the data dir.
+    jwt_secret: SecretStr | None = None
+    # Former signing secrets, still accepted for verification while their tokens live out
+    # (comma or newline separated).
+    jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # Merged into DATABASE_URL when that URL carries no password (PostgreSQL).
+    database_password: SecretStr | None = None
+    # The first admin, created once when the database has no admin at all.
+    refnet_bootstrap_admin: str | None = None
+    refnet_bootstrap_admin_password: SecretStr | None = None
 
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
@@ -163,6 +150,23 @@ class Settings(BaseSettings):
             return f"sqlite://{rest}"
         raise ValueError(f"names {scheme!r}; RefNet runs on PostgreSQL (postgresql://…) or SQLite")
 
+    @field_validator("jwt_previous_secrets", mode="before")
+    @classmethod
+    def _secrets_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("jwt_secret", "database_password", "refnet_bootstrap_admin_password")
+    @classmethod
+    def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @field_validator("refnet_bootstrap_admin")
+    @classmethod
+    def _empty_name_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
     @model_validator(mode="after")
     def _pdf_attempts_leave_room_for_the_abstract(self) -> Settings:
         if self.pdf.attempts >= self.summarizer.max_attempts:
@@ -175,25 +179,45 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_weak_secrets_in_production(self) -> Settings:
+        """Outside development a placeholder, a short secret or a wildcard is a mistake; every
+        one found is named (never shown) in one message."""
         if self.environment != "production":
             return self
-        for name in SECRET_FIELDS:
-            secret = getattr(self, name)
-            if secret is None:
-                continue
-            value = secret.get_secret_value()
-            if value.lower() in PLACEHOLDER_SECRETS or len(value) < MIN_SECRET_LENGTH:
-                raise ValueError(
-                    f"{name.upper()} is a placeholder or shorter than {MIN_SECRET_LENGTH} "
-                    "characters; set a real secret for ENVIRONMENT=production"
-                )
+        problems = [*self._weak_secrets(), *self._wildcards()]
+        if problems:
+            raise ValueError("; ".join(problems) + " (ENVIRONMENT=production)")
         return self
+
+    def _weak_secrets(self) -> Iterator[str]:
+        for name, minimum in PRODUCTION_SECRET_LENGTHS.items():
+            value = getattr(self, name)
+            for secret in value if isinstance(value, list) else [value]:
+                if secret is None:
+                    continue
+                text = secret.get_secret_value()
+                if is_placeholder(text) or len(text) < minimum:
+                    yield (
+                        f"{name.upper()} is a placeholder or shorter than {minimum} characters; "
+                        "set a real, random secret"
+                    )
+                    break
+        password = url_password(self.database_url)
+        if password is not None and is_placeholder(password):
+            yield "DATABASE_URL carries a placeholder password; set a real one"
+
+    def _wildcards(self) -> Iterator[str]:
+        for name in ("cors_origins", "trusted_hosts"):
+            if "*" in getattr(self.api, name):
+                yield f"API__{name.upper()} must list names, not '*'"
 
     @property
     def effective_database_url(self) -> str:
-        """DATABASE_URL, or the embedded SQLite file under the data dir when it is unset."""
+        """DATABASE_URL (with DATABASE_PASSWORD merged in when the URL has none), or the
+        embedded SQLite file under the data dir when it is unset."""
         if self.database_url:
-            return self.database_url
+            if self.database_password is None or not self.database_url.startswith("postgresql"):
+                return self.database_url
+            return with_password(self.database_url, self.database_password.get_secret_value())
         return f"sqlite:///{(self.data_dir / 'refnet.sqlite3').resolve()}"
 
     @property

@@ -27,6 +27,11 @@ class NotFound(PermanentError):
     """The thing asked for does not exist."""
 
 
+class Conflict(PermanentError):
+    """The request clashes with what exists (a taken name, the last admin); the message says
+    which."""
+
+
 class InvalidInput(PermanentError):
     """The user's input is malformed; the message says what is accepted."""
 

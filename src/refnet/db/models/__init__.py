@@ -1,5 +1,6 @@
 """ORM models; importing this package registers every table on `Base.metadata`."""
 
+from refnet.db.models.auth import AuditEvent, AuthSession, RefreshToken, User
 from refnet.db.models.crawl import (
     CrawlJob,
     FrontierEntry,
@@ -21,6 +22,8 @@ from refnet.db.models.vault import VaultFile, VaultFileKind
 
 __all__ = [
     "COLLECTED_STATES",
+    "AuditEvent",
+    "AuthSession",
     "Author",
     "Citation",
     "CrawlJob",
@@ -34,8 +37,10 @@ __all__ = [
     "PaperAuthor",
     "PdfDocument",
     "PdfStatus",
+    "RefreshToken",
     "Summary",
     "SummaryStatus",
+    "User",
     "VaultFile",
     "VaultFileKind",
     "WatchedSeed",
