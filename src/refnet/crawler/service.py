@@ -39,6 +39,7 @@ def start_crawl(
 ) -> tuple[int, bool]:
     """The job to run for these seeds: an unfinished identical one (resumed) or a new one."""
     with session_scope(database_url) as session:
+        crawl_q.lock_job_creation(session=session)
         existing = crawl_q.find_unfinished_job(
             session=session, seeds=seeds, params=params.to_dict(), source=source_name, kind=kind
         )

@@ -13,7 +13,7 @@ import structlog
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
-from refnet.core.config import get_settings
+from refnet.core.config import Settings, get_settings
 from refnet.core.handoff import (
     SUMMARIZE_JOB,
     SUMMARIZE_PAPERS,
@@ -22,6 +22,7 @@ from refnet.core.handoff import (
     request_vault_update,
 )
 from refnet.db.queries.summaries import papers_needing_summary
+from refnet.db.queries.task_requests import tracked
 from refnet.db.session import session_scope
 from refnet.summarizer.factory import make_summarizer
 from refnet.summarizer.outcome import RETRY
@@ -58,9 +59,16 @@ def summarize_pending() -> int:
 
 
 @shared_task(name=SUMMARIZE_PAPERS)
-def summarize_papers(paper_ids: list[int]) -> dict[str, int]:
-    """Summarize a few papers, then ask for a vault update."""
-    summarizer = make_summarizer(get_settings())
+def summarize_papers(paper_ids: list[int], request_id: int | None = None) -> dict[str, int]:
+    """Summarize a few papers, then ask for a vault update. `request_id`: the API request this
+    answers, marked running, then done or failed."""
+    settings = get_settings()
+    with tracked(settings.effective_database_url, request_id):
+        return _summarize_papers(settings, paper_ids)
+
+
+def _summarize_papers(settings: Settings, paper_ids: list[int]) -> dict[str, int]:
+    summarizer = make_summarizer(settings)
     outcomes: Counter[str] = Counter()
     retries: dict[int, float] = {}
     remaining = list(paper_ids)

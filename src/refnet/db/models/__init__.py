@@ -18,6 +18,7 @@ from refnet.db.models.paper import (
     PaperAuthor,
 )
 from refnet.db.models.summary import InputKind, PdfDocument, PdfStatus, Summary, SummaryStatus
+from refnet.db.models.tasks import RequestKind, RequestStatus, TaskRequest
 from refnet.db.models.vault import VaultFile, VaultFileKind
 
 __all__ = [
@@ -38,8 +39,11 @@ __all__ = [
     "PdfDocument",
     "PdfStatus",
     "RefreshToken",
+    "RequestKind",
+    "RequestStatus",
     "Summary",
     "SummaryStatus",
+    "TaskRequest",
     "User",
     "VaultFile",
     "VaultFileKind",

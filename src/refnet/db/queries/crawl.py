@@ -276,3 +276,22 @@ def set_crawl_position(*, session: Session, positions: dict[int, tuple[int, floa
         for pid, (d, p) in sorted(positions.items())  # id order, as in the other updates
     ]
     session.connection().execute(statement, rows)
+
+
+JOB_CREATION_LOCK = 0x72656663  # "refc": one find-or-create of a crawl job at a time
+
+
+def lock_job_creation(*, session: Session) -> None:
+    """Hold off other find-or-create calls until this transaction ends, so two identical
+    requests never both create a job (PostgreSQL; SQLite has one writer at a time anyway)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": JOB_CREATION_LOCK})
+
+
+def fail_unstarted_job(*, session: Session, job_id: int, reason: str) -> None:
+    """Fail a job no runner has taken yet (its task could not be queued)."""
+    session.execute(
+        update(CrawlJob)
+        .where(CrawlJob.id == job_id, CrawlJob.status == JobStatus.PENDING.value)
+        .values(status=JobStatus.FAILED.value, error=reason, updated_at=utcnow())
+    )
