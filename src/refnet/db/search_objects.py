@@ -1,4 +1,5 @@
-"""Full-text search objects that migration 0004 creates and the ORM models do not declare.
+"""Database objects the ORM models do not declare: full-text search (migration 0004) and the
+browsing expression indexes (0007).
 
 They differ by database: on PostgreSQL two tsvector columns on `papers` and two indexes, on
 SQLite an FTS5 virtual table (`papers_fts`, plus the shadow tables FTS5 keeps beside it). A
@@ -15,6 +16,17 @@ from typing import Any
 SEARCH_TABLE = "papers_fts"
 SEARCH_COLUMNS = frozenset({("papers", "search_vector"), ("papers", "summary_search_vector")})
 SEARCH_INDEXES = frozenset({"ix_papers_search_vector", "ix_papers_search_order"})
+# Expression indexes of migration 0007 for browsing (sort keys the models cannot spell).
+BROWSE_INDEXES = frozenset(
+    {
+        "ix_papers_browse_citations",
+        "ix_papers_browse_year",
+        "ix_papers_browse_added",
+        "ix_papers_browse_title",
+        "ix_papers_browse_fields",
+        "ix_crawl_frontier_seed_paper",
+    }
+)
 
 
 def is_search_object(name: str | None, type_: str, table: str | None = None) -> bool:
@@ -23,7 +35,7 @@ def is_search_object(name: str | None, type_: str, table: str | None = None) -> 
     if type_ == "column":
         return (table, name) in SEARCH_COLUMNS
     if type_ == "index":
-        return name in SEARCH_INDEXES
+        return name in SEARCH_INDEXES or name in BROWSE_INDEXES
     return False
 
 

@@ -91,3 +91,46 @@ def most_cited_in_network(*, session: Session, limit: int = 10) -> list[tuple[Pa
         .limit(limit)
     )
     return [(paper, count) for paper, count in rows]
+
+
+# Stored values compare as strings; these keys name where `external_ids` keeps each prefix.
+_EXTERNAL_KEYS = {"MAG": "MAG", "ACL": "ACL", "PMID": "PubMed", "PMCID": "PubMedCentral"}
+_MAX_BIGINT = 2**63 - 1
+
+
+def find_paper_id(*, session: Session, api_id: str | None, title: str | None) -> int | None:
+    """The row id of a stored paper, by an id `refnet.core.ids` produces or by exact title
+    (case-insensitive), reading only the id: `lookup_paper` without loading the row.
+
+    `URL:` ids (pages the Semantic Scholar API resolves itself) name no stored column: None.
+    """
+    condition = _paper_id_condition(api_id, title)
+    if condition is None:
+        return None
+    return session.scalars(select(Paper.id).where(condition).order_by(Paper.id).limit(1)).first()
+
+
+def _paper_id_condition(api_id: str | None, title: str | None) -> Any:
+    if title:
+        return func.lower(Paper.title) == title.lower()
+    if not api_id:
+        return None
+    prefix, sep, value = api_id.partition(":")
+    if not sep:
+        return Paper.s2_id == api_id.lower()
+    if prefix == "CorpusId":
+        number = int(value) if value.isdigit() else None
+        return Paper.corpus_id == number if number is not None and number <= _MAX_BIGINT else None
+    if prefix == "DOI":
+        return Paper.doi == value.lower()
+    if prefix == "ARXIV":
+        return Paper.arxiv_id == value
+    key = _EXTERNAL_KEYS.get(prefix)
+    if key is None:
+        return None
+    stored = cast(Any, PAPERS.c.external_ids)[key].as_string()
+    if prefix == "ACL":
+        return func.lower(stored) == value.lower()
+    if prefix == "PMCID":  # stored with or without its "PMC"
+        return stored.in_([value, f"PMC{value}"])
+    return stored == value
