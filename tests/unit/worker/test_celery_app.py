@@ -110,7 +110,7 @@ def test_in_process_a_transient_failure_reaches_the_caller_as_itself() -> None:
 
 
 LAYERS = {"core": 0, "db": 1, "sources": 2, "crawler": 3, "summarizer": 3, "generator": 3}
-LAYERS |= {"worker": 4, "api": 4, "cli": 5}
+LAYERS |= {"security": 2, "ops": 2, "worker": 4, "api": 4, "cli": 5}
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI application, middleware, dependencies and routers."""

@@ -1,0 +1,117 @@
+"""Dependencies routes declare: who is asking (token, role, rate limit), what they may send."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import structlog
+from fastapi import Depends, Request, Response
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+
+from refnet.api.errors import ApiError, unauthorized
+from refnet.api.state import ApiState
+from refnet.security.accounts import Actor
+from refnet.security.roles import Role
+from refnet.security.tokens import Claims
+
+bearer = HTTPBearer(auto_error=False, description="An access token from POST /auth/login.")
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def api_state(request: Request) -> ApiState:
+    state: ApiState = request.app.state.refnet
+    return state
+
+
+def client_ip(request: Request) -> str | None:
+    address: str | None = request.scope.get("refnet.client_ip")
+    return address
+
+
+def request_id(request: Request) -> str | None:
+    value: str | None = request.scope.get("refnet.request_id")
+    return value
+
+
+async def current_claims(
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
+) -> Claims:
+    """The caller's verified claims; 401 without a valid access token."""
+    if credentials is None:
+        raise unauthorized("sign in first: send `Authorization: Bearer <access token>`")
+    state = api_state(request)
+    claims = await run_in_threadpool(state.sessions.authorize, credentials.credentials)
+    request.scope["refnet.user_id"] = claims.user_id
+    structlog.contextvars.bind_contextvars(user_id=claims.user_id)
+    return claims
+
+
+def require(role: Role, category: str | None = None) -> Callable[..., Awaitable[Claims]]:
+    """A valid access token with `role` (or a higher one), within the caller's rate limit.
+
+    `category` defaults to `read` for GET and `write` for everything else."""
+
+    async def dependency(
+        request: Request, response: Response, claims: Claims = Depends(current_claims)
+    ) -> Claims:
+        if not claims.role.includes(role):
+            raise ApiError(403, f"this needs the {role} role; your role is {claims.role}")
+        chosen = category or ("read" if request.method in READ_METHODS else "write")
+        headers = await api_state(request).rate_limits.enforce(chosen, f"user:{claims.user_id}")
+        response.headers.update(headers)
+        return claims
+
+    return dependency
+
+
+async def limit_by_client(request: Request, response: Response) -> None:
+    """The `login` limit, per client address (the caller is not known yet)."""
+    key = f"client:{client_ip(request) or 'unknown'}"
+    response.headers.update(await api_state(request).rate_limits.enforce("login", key))
+
+
+async def no_unknown_query(request: Request) -> None:
+    """422 for query parameters the route does not take, and for NUL characters in any."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    allowed = _query_names(route)
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        accepted = ", ".join(sorted(allowed)) or "none"
+        raise ApiError(
+            422, f"unknown query parameter {', '.join(unknown)}; this route accepts: {accepted}"
+        )
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            raise ApiError(422, f"query parameter {name} contains a NUL character")
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    known = _QUERY_NAMES.get(id(route))
+    if known is not None:
+        return known
+    names: set[str] = set()
+    pending = [route.dependant]
+    while pending:
+        dependant = pending.pop()
+        names.update(param.alias for param in dependant.query_params)
+        pending.extend(dependant.dependencies)
+    known = _QUERY_NAMES[id(route)] = frozenset(names)
+    return known
+
+
+def actor_of(request: Request, claims: Claims) -> Actor:
+    """Who did it, for the audit log."""
+    return Actor(
+        user_id=claims.user_id,
+        username=claims.username,
+        client_ip=client_ip(request),
+        request_id=request_id(request),
+    )

@@ -1,0 +1,131 @@
+"""The FastAPI application: `create_app()` is what `refnet serve` runs (uvicorn's factory).
+
+Start-up builds everything a request needs once (`ApiState`), migrates the embedded database,
+and installs the task dispatcher: Celery's queues with a broker, else a background thread of
+this process (the embedded default), so a trigger answers at once either way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from refnet import __version__
+from refnet.api.deps import no_unknown_query
+from refnet.api.edge import EdgeMiddleware
+from refnet.api.errors import declare, install_handlers
+from refnet.api.routers import admin, auth, health, papers, pipeline, queue, seeds
+from refnet.api.state import ApiState
+from refnet.core.config import Settings, get_settings
+from refnet.core.handoff import use_dispatcher
+from refnet.core.logging import configure_logging
+from refnet.db import migrate
+from refnet.db.session import dispose_engines
+
+# Answers any route can give before or around its own code (the edge, validation, rate limits).
+EDGE_ANSWERS = (400, 413, 422, 429)
+EXPOSED_HEADERS = [
+    "ETag",
+    "Location",
+    "Retry-After",
+    "RateLimit-Limit",
+    "RateLimit-Remaining",
+    "RateLimit-Reset",
+    "X-Request-ID",
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    state = ApiState.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        if settings.is_embedded:
+            migrate.upgrade(state.database_url)
+        previous = use_dispatcher(_dispatcher_for(state))
+        try:
+            yield
+        finally:
+            if state.background is not None:
+                state.background.close()
+            use_dispatcher(previous)
+            dispose_engines()
+
+    app = FastAPI(
+        title="RefNet",
+        version=__version__,
+        description="The citation network around research papers: browse, search, crawl.",
+        lifespan=lifespan,
+        dependencies=[Depends(no_unknown_query)],
+        redoc_url=None,
+    )
+    app.state.refnet = state
+    install_handlers(app)
+    for module in (health, auth, pipeline, papers, queue, seeds, admin):
+        app.include_router(module.router)
+    if settings.api.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.api.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "If-None-Match", "X-Request-ID"],
+            expose_headers=EXPOSED_HEADERS,
+            max_age=600,
+        )
+    app.add_middleware(
+        EdgeMiddleware,
+        trusted_hosts=settings.api.trusted_hosts,
+        trusted_proxies=settings.api.trusted_proxies,
+        max_body_bytes=settings.api.max_body_bytes,
+    )
+    _declare_edge_answers(app)
+    return app
+
+
+def _dispatcher_for(state: ApiState) -> Any:
+    from refnet.worker.celery_app import make_celery
+    from refnet.worker.dispatch import CeleryDispatcher
+
+    celery = make_celery(state.settings)
+    if state.settings.broker_url:
+        from refnet.worker.status import QueueInspector
+
+        state.inspector = QueueInspector(celery)
+        return CeleryDispatcher(celery)
+    from refnet.worker.background import BackgroundDispatcher
+
+    state.background = BackgroundDispatcher(celery)
+    return state.background
+
+
+def _declare_edge_answers(app: FastAPI) -> None:
+    """Every operation in /openapi.json lists the answers the edge can give it."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            edge = {str(status): spec for status, spec in declare(*EDGE_ANSWERS).items()}
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    responses = operation.setdefault("responses", {})
+                    for status, spec in edge.items():
+                        if status not in responses:
+                            responses[status] = {
+                                "description": spec["description"],
+                                "content": {
+                                    "application/json": {
+                                        "schema": {"$ref": "#/components/schemas/ErrorBody"}
+                                    }
+                                },
+                            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

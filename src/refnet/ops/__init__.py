@@ -1,0 +1,1 @@
+"""Operations: health checks (and, later, backups and restores)."""

@@ -1,0 +1,68 @@
+"""How deep each queue is and how many live workers consume it, as the broker sees it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from celery import Celery
+
+from refnet.worker.queues import QueueName
+
+log = structlog.get_logger(__name__)
+INSPECT_TIMEOUT = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class QueueReport:
+    name: str
+    depth: int | None  # None: the broker did not say
+    workers: int | None
+
+
+class QueueInspector:
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def status(self) -> list[QueueReport]:
+        depths = self._depths()
+        workers = self._workers()
+        return [
+            QueueReport(
+                name=name.value,
+                depth=depths.get(name.value),
+                workers=None if workers is None else workers.get(name.value, 0),
+            )
+            for name in QueueName
+        ]
+
+    def _depths(self) -> dict[str, int]:
+        depths: dict[str, int] = {}
+        try:
+            with self.app.connection_for_read() as connection:
+                connection.ensure_connection(max_retries=1, timeout=INSPECT_TIMEOUT)  # type: ignore[arg-type]
+                channel: Any = connection.default_channel
+                for name in QueueName:
+                    try:
+                        declared = channel.queue_declare(queue=name.value, passive=True)
+                    except Exception:  # not declared yet: nothing was ever queued there
+                        channel = connection.channel()
+                        depths[name.value] = 0
+                        continue
+                    depths[name.value] = int(declared.message_count)
+        except Exception as exc:  # transport-specific connection errors
+            log.warning("queue_depth_unavailable", reason=type(exc).__name__)
+        return depths
+
+    def _workers(self) -> dict[str, int] | None:
+        try:
+            replies = self.app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
+        except Exception as exc:
+            log.warning("worker_inspection_unavailable", reason=type(exc).__name__)
+            return None
+        counts: dict[str, int] = {}
+        for queues in replies.values():
+            for queue in queues or []:
+                counts[queue["name"]] = counts.get(queue["name"], 0) + 1
+        return counts
