@@ -102,7 +102,7 @@ class ApiSettings(BaseModel):
     # Host headers served; anything else is refused (Host-header attacks). `*` is refused in
     # production.
     trusted_hosts: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["localhost", "127.0.0.1", "::1", "testserver"]
+        default_factory=lambda: ["localhost", "127.0.0.1", "::1"]
     )
     # Reverse proxies whose X-Forwarded-For is believed; from anyone else it is ignored.
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)

@@ -95,7 +95,7 @@ def list_papers(
 @router.get("/search", response_model=SearchPageOut, responses=declare(401, 403, 422, 429))
 def search(
     request: Request,
-    q: Annotated[str, Query(description='Words, "a phrase", -excluded, prefix*.')],
+    q: Annotated[str, Query(description='Words, "a phrase", -excluded, OR between alternatives.')],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_RESULTS)] = 0,
 ) -> SearchPageOut:
