@@ -26,6 +26,7 @@ from refnet.db.session import session_scope
 from refnet.security.audit import Actor, record, record_alone
 from refnet.security.passwords import check_policy, hash_password
 from refnet.security.roles import Role
+from refnet.security.session_cache import session_cache_for
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -143,9 +144,7 @@ def set_role(*, database_url: str, user_id: int, role: Role | str, actor: Actor)
             if user.role != chosen:
                 user.role = chosen.value
                 user.updated_at = utcnow()
-                queries.revoke_user_sessions(
-                    session=session, user_id=user.id, reason="role_changed"
-                )
+                _revoke_sessions(session, user.id, "role_changed")
             record(session, action="user_role", outcome="success", actor=actor, details=details)
             return _view(user)
 
@@ -164,7 +163,7 @@ def set_disabled(*, database_url: str, user_id: int, disabled: bool, actor: Acto
             user.disabled = disabled
             user.updated_at = utcnow()
         if disabled:
-            queries.revoke_user_sessions(session=session, user_id=user.id, reason="disabled")
+            _revoke_sessions(session, user.id, "disabled")
         record(session, action=action, outcome="success", actor=actor, details=details)
         return _view(user)
 
@@ -189,7 +188,7 @@ def reset_password(
             now = utcnow()
             user.password_hash = password_hash
             user.password_changed_at = user.updated_at = now
-            queries.revoke_user_sessions(session=session, user_id=user.id, reason="password_reset")
+            _revoke_sessions(session, user.id, "password_reset")
             record(session, action="user_password", outcome="success", actor=actor, details=details)
             return _view(user)
 
@@ -255,6 +254,15 @@ def _audited(
         failure = {**details, "error": str(exc)[:300]}
         record_alone(database_url, action=action, outcome=outcome, actor=actor, details=failure)
         raise
+
+
+def _revoke_sessions(session: Session, user_id: int, reason: str) -> None:
+    """Revoke the user's sessions, and say so to every process's session cache at once (before
+    the commit: a request reading the sessions meanwhile cannot cache them as live)."""
+    from refnet.core.config import get_settings
+
+    revoked = queries.revoke_user_sessions(session=session, user_id=user_id, reason=reason)
+    session_cache_for(get_settings().redis_url).forget(revoked)
 
 
 def _existing(session: Session, user_id: int, *, for_update: bool = False) -> User:

@@ -18,21 +18,29 @@ import hmac
 import uuid
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from time import time
 from typing import TYPE_CHECKING
 
 import structlog
 
 from refnet.core.errors import PermanentError, TransientError
 from refnet.db.base import as_utc, utcnow
-from refnet.db.models import User
+from refnet.db.models import AuthSession, User
 from refnet.db.queries import auth_sessions as store
 from refnet.db.queries.users import get_user_by_name
-from refnet.db.session import session_scope
+from refnet.db.session import read_scope, session_scope
 from refnet.security.audit import Actor, record, record_alone
 from refnet.security.lockout import LockedOut, Lockout
 from refnet.security.passwords import hash_password, needs_rehash, verify_password
 from refnet.security.passwords import waste_verification as _waste_verification
 from refnet.security.roles import Role
+from refnet.security.session_cache import (
+    LiveSession,
+    NoSessionCache,
+    Revoked,
+    SessionCache,
+    session_cache_for,
+)
 from refnet.security.tokens import Claims, Keyring, TokenError
 
 if TYPE_CHECKING:
@@ -67,12 +75,19 @@ def token_hash(token: str) -> str:
 
 class Sessions:
     def __init__(
-        self, *, database_url: str, keyring: Keyring, auth: AuthSettings, lockout: Lockout
+        self,
+        *,
+        database_url: str,
+        keyring: Keyring,
+        auth: AuthSettings,
+        lockout: Lockout,
+        cache: SessionCache | None = None,
     ) -> None:
         self.database_url = database_url
         self.keyring = keyring
         self.auth = auth
         self.lockout = lockout
+        self.cache = cache or NoSessionCache()
         self.access_lifetime = timedelta(minutes=auth.access_token_minutes)
         self.refresh_lifetime = timedelta(days=auth.refresh_token_days)
 
@@ -83,6 +98,7 @@ class Sessions:
             keyring=Keyring.from_settings(settings),
             auth=settings.auth,
             lockout=Lockout.from_settings(settings),
+            cache=session_cache_for(settings.redis_url),
         )
 
     def login(
@@ -141,6 +157,7 @@ class Sessions:
             self._audit_alone("refresh", "failure", actor, {"reason": str(exc)})
             raise
         if pair is None:
+            self.cache.forget([claims.session_id])
             raise TokenError("refresh token reuse detected; sign in again")
         return pair
 
@@ -168,6 +185,7 @@ class Sessions:
                 store.revoke_session(session=session, session_id=session_id, reason="logout")
             details = {"session_ids": ended}
             record(session, action="logout", outcome="success", actor=actor, details=details)
+            self.cache.forget(ended)
 
     def authorize(self, access_token: str, *, session: Session | None = None) -> Claims:
         """The claims of a valid access token whose session is live and whose user is
@@ -176,14 +194,37 @@ class Sessions:
         claims = self.keyring.decode(access_token, expected_type="access")
         if session is not None:
             return self._current(session, claims)
-        with session_scope(self.database_url) as own:
-            return self._current(own, claims)
+        return self.from_cache(claims, self.cache.get(claims.session_id)) or self.confirm(claims)
+
+    def from_cache(self, claims: Claims, cached: LiveSession | Revoked | None) -> Claims | None:
+        """`authorize`'s answer from what the session cache holds; None when it cannot say."""
+        if isinstance(cached, Revoked):
+            raise TokenError("session ended; sign in again")
+        if cached is not None and cached.user_id == claims.user_id and cached.expires_at > time():
+            return replace(claims, role=Role(cached.role), username=cached.username)
+        return None
+
+    def confirm(self, claims: Claims) -> Claims:
+        """`authorize`'s answer from the database (decoded claims in), remembered in the cache."""
+        with read_scope(self.database_url) as own:
+            auth_session, user = self._live(own, claims)
+        live = LiveSession(
+            user_id=user.id,
+            username=user.username,
+            role=user.role,
+            expires_at=as_utc(auth_session.expires_at).timestamp(),
+        )
+        self.cache.remember(claims.session_id, live)
+        return replace(claims, role=Role(user.role), username=user.username)
 
     def _current(self, session: Session, claims: Claims) -> Claims:
         user = self._live_user(session, claims)
         return replace(claims, role=Role(user.role), username=user.username)
 
     def _live_user(self, session: Session, claims: Claims) -> User:
+        return self._live(session, claims)[1]
+
+    def _live(self, session: Session, claims: Claims) -> tuple[AuthSession, User]:
         found = store.get_session_and_user(session=session, session_id=claims.session_id)
         if found is None:
             raise TokenError("session ended; sign in again")
@@ -196,7 +237,7 @@ class Sessions:
             raise TokenError("session expired; sign in again")
         if user.disabled:
             raise TokenError("account disabled")
-        return user
+        return auth_session, user
 
     def _rotate(
         self, session: Session, claims: Claims, refresh_token: str, actor: Actor

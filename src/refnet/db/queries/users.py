@@ -70,11 +70,12 @@ def lock_active_admins(*, session: Session) -> list[int]:
     return list(session.scalars(statement))
 
 
-def revoke_user_sessions(*, session: Session, user_id: int, reason: str) -> int:
-    """Revoke every live session of the user; how many there were."""
-    result = session.execute(
+def revoke_user_sessions(*, session: Session, user_id: int, reason: str) -> list[str]:
+    """Revoke every live session of the user; the ids of those it revoked."""
+    revoked = session.scalars(
         update(AuthSession)
         .where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
         .values(revoked_at=utcnow(), revoked_reason=reason)
+        .returning(AuthSession.id)
     )
-    return int(getattr(result, "rowcount", 0) or 0)
+    return list(revoked)
