@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
@@ -24,8 +25,9 @@ from refnet.core.config import Settings, get_settings
 from refnet.core.handoff import use_dispatcher
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
-from refnet.db.session import dispose_engines
+from refnet.db.session import dispose_engines, tune_engine
 
+REQUEST_THREADS = 8
 # Answers any route can give before or around its own code (the edge, validation, rate limits).
 EDGE_ANSWERS = (400, 413, 422, 429)
 EXPOSED_HEADERS = [
@@ -46,6 +48,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         configure_logging(level=settings.log_level, fmt=settings.log_format)
+        # Few threads, each with its own pooled connection: more only queue on the two cores
+        # and the database. No pre-ping: after a database restart the first request on each
+        # stale connection gets a 503 (Retry-After) and the pool reconnects.
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        tune_engine(
+            state.database_url,
+            pool_size=REQUEST_THREADS,
+            max_overflow=REQUEST_THREADS // 2,
+            pool_pre_ping=False,
+        )
         if settings.is_embedded:
             migrate.upgrade(state.database_url)
         previous = use_dispatcher(_dispatcher_for(state))

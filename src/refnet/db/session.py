@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +44,18 @@ def _enable_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _ENGINES: dict[str, Engine] = {}
+_ENGINE_OPTIONS: dict[str, dict[str, Any]] = {}
+
+
+def tune_engine(url: str, **options: Any) -> None:
+    """Pool options (`pool_size`, `max_overflow`, `pool_pre_ping`) for this process's engine
+    of `url`, from its next creation (an existing engine is closed)."""
+    _ENGINE_OPTIONS[url] = options
+    engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+        _session_factory.cache_clear()
+        _read_factory.cache_clear()
 
 
 def get_engine(url: str) -> Engine:
@@ -61,7 +73,9 @@ def _create_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _enable_sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    options = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    options |= _ENGINE_OPTIONS.get(url, {})
+    return create_engine(url, **options)
 
 
 @lru_cache(maxsize=8)
@@ -78,8 +92,23 @@ def session_scope(url: str) -> Iterator[Session]:
 
 @lru_cache(maxsize=8)
 def _read_factory(url: str) -> sessionmaker[Session]:
-    engine = get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    return sessionmaker(bind=_read_engine(url), expire_on_commit=False)
+
+
+def _read_engine(url: str) -> Engine:
+    return get_engine(url).execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextmanager
+def read_connection(url: str) -> Iterator[Connection]:
+    """`read_scope` without the ORM session's bookkeeping, for the hottest reads."""
+    try:
+        with _read_engine(url).connect() as connection:
+            yield connection
+    except sa_exc.DBAPIError as exc:
+        if is_transient(exc):
+            raise TransientError(f"database unavailable or busy: {_first_line(exc)}") from exc
+        raise
 
 
 @contextmanager

@@ -28,7 +28,7 @@ from refnet.api.schemas import (
 from refnet.core.errors import NotFound
 from refnet.db.queries import browse, paper_views
 from refnet.db.queries.search import MAX_LIMIT, MAX_RESULTS, search_papers
-from refnet.db.session import read_scope
+from refnet.db.session import read_connection, read_scope
 from refnet.security.roles import Role
 
 router = APIRouter(
@@ -47,13 +47,21 @@ PAGED = declare(401, 403, 404, 422, 429)
 
 def stored_paper(request: Request, paper_id: str) -> int:
     """The row id of the stored paper `paper_id` names; 404 naming it when none is stored."""
-    if "\x00" in paper_id:
-        raise ApiError(422, "the paper id contains a NUL character")
+    _no_nul(paper_id)
     with read_scope(api_state(request).database_url) as session:
         found = paper_views.find_stored_paper(session=session, raw_id=paper_id)
     if found is None:
-        raise NotFound(f"no stored paper matches {paper_id!r}; crawl it first or check the id")
+        raise _not_stored(paper_id)
     return found
+
+
+def _no_nul(paper_id: str) -> None:
+    if "\x00" in paper_id:
+        raise ApiError(422, "the paper id contains a NUL character")
+
+
+def _not_stored(paper_id: str) -> NotFound:
+    return NotFound(f"no stored paper matches {paper_id!r}; crawl it first or check the id")
 
 
 @router.get("", response_model=PaperPageOut, responses=declare(401, 403, 422, 429))
@@ -157,7 +165,8 @@ def graph(
     row_id = stored_paper(request, paper_id)
     with read_scope(api_state(request).database_url) as session:
         found = paper_views.paper_graph(session=session, paper_id=row_id, depth=depth, limit=limit)
-    return cached_json(request, asdict(found), response.headers)
+    graph = {"nodes": found.nodes, "edges": found.edges, "truncated": found.truncated}
+    return cached_json(request, graph, response.headers)
 
 
 @router.get(
@@ -185,7 +194,9 @@ def note(request: Request, paper_id: PaperId) -> PlainTextResponse:
 @router.get("/{paper_id:path}", response_model=PaperDetailOut, responses=PAGED)
 def detail(request: Request, response: Response, paper_id: PaperId) -> Response:
     """Everything stored about one paper: metadata, authors, newest summary, note path."""
-    row_id = stored_paper(request, paper_id)
-    with read_scope(api_state(request).database_url) as session:
-        payload = paper_views.paper_detail(session=session, paper_id=row_id)
+    _no_nul(paper_id)
+    with read_connection(api_state(request).database_url) as connection:
+        payload = paper_views.paper_detail_for(session=connection, raw_id=paper_id)
+    if payload is None:
+        raise _not_stored(paper_id)
     return cached_json(request, payload, response.headers)

@@ -6,13 +6,18 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import TEXT, Table, any_, bindparam, cast, func, select
+from sqlalchemy import TEXT, Connection, Table, any_, bindparam, cast, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import sqltypes
 
 from refnet.core.batching import chunks
+
+
+def dialect_name(session: Session | Connection) -> str:
+    bind = session.get_bind() if isinstance(session, Session) else session
+    return bind.dialect.name
 
 
 def insert_for(session: Session, model: Any) -> Any:

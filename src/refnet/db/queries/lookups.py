@@ -104,13 +104,15 @@ def find_paper_id(*, session: Session, api_id: str | None, title: str | None) ->
 
     `URL:` ids (pages the Semantic Scholar API resolves itself) name no stored column: None.
     """
-    condition = _paper_id_condition(api_id, title)
+    condition = paper_id_condition(api_id=api_id, title=title)
     if condition is None:
         return None
     return session.scalars(select(Paper.id).where(condition).order_by(Paper.id).limit(1)).first()
 
 
-def _paper_id_condition(api_id: str | None, title: str | None) -> Any:
+def paper_id_condition(*, api_id: str | None, title: str | None) -> Any:
+    """The WHERE condition matching the stored paper an id or title names; None when the id
+    names no stored column (`URL:` ids)."""
     if title:
         return func.lower(Paper.title) == title.lower()
     if not api_id:

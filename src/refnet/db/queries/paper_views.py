@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Text, bindparam, cast, func, select
+from sqlalchemy import Connection, Select, Text, bindparam, cast, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -30,6 +30,7 @@ from refnet.db.models import (
     VaultFile,
     VaultFileKind,
 )
+from refnet.db.queries._dialect import dialect_name
 from refnet.db.queries.browse import (
     PaperSummary,
     check_page_size,
@@ -39,7 +40,7 @@ from refnet.db.queries.browse import (
     summary_columns,
     summary_fields,
 )
-from refnet.db.queries.lookups import find_paper_id
+from refnet.db.queries.lookups import find_paper_id, paper_id_condition
 from refnet.db.queries.paper_graph import MAX_GRAPH_LIMIT, Graph, paper_graph
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "neighbours",
     "note_path",
     "paper_detail",
+    "paper_detail_for",
     "paper_graph",
 ]
 
@@ -103,19 +105,55 @@ def paper_detail(*, session: Session, paper_id: int) -> dict[str, object]:
     times in UTC); NotFound when there is no such paper. One SQL statement."""
     if not is_row_id(paper_id):
         raise NotFound(f"no stored paper with id {paper_id}")
-    columns = [getattr(Paper, name) for name in _DETAIL_COLUMNS]
-    row = session.execute(
-        select(
-            *columns,
-            _authors_json(session).label("authors_json"),
-            _summary_json(session).label("summary_json"),
-            is_seed(Paper.id).label("is_seed"),
-            _note_path(Paper.id).label("note_path"),
-        ).where(Paper.id == paper_id)
-    ).first()
+    row = session.execute(_detail_statement(session, "id"), {"match": paper_id}).first()
     if row is None:
         raise NotFound(f"no stored paper with id {paper_id}")
-    values = row._mapping
+    return _detail(row._mapping)
+
+
+def paper_detail_for(*, session: Session | Connection, raw_id: str) -> dict[str, object] | None:
+    """`paper_detail` of the stored paper `raw_id` names in any form `find_stored_paper`
+    takes, or None; one SQL statement (InvalidInput when `raw_id` is no id form at all)."""
+    ref = parse_paper_id(raw_id)
+    if ref.api_id is not None and ":" not in ref.api_id:  # a Semantic Scholar id: the hot path
+        found = session.execute(_detail_statement(session, "s2_id"), {"match": ref.api_id})
+    else:
+        condition = paper_id_condition(api_id=ref.api_id, title=ref.title)
+        if condition is None:
+            return None
+        found = session.execute(
+            _detail_select(dialect_name(session)).where(condition).order_by(Paper.id).limit(1)
+        )
+    row = found.first()
+    return _detail(row._mapping) if row is not None else None
+
+
+# Built once per database and key: building the select with its subqueries costs more than
+# running it.
+_STATEMENTS: dict[tuple[str, str], Select[Any]] = {}
+
+
+def _detail_statement(session: Session | Connection, key: Literal["id", "s2_id"]) -> Select[Any]:
+    dialect = dialect_name(session)
+    statement = _STATEMENTS.get((dialect, key))
+    if statement is None:
+        column = Paper.id if key == "id" else Paper.s2_id
+        match = bindparam("match", type_=column.type)
+        statement = _STATEMENTS[(dialect, key)] = _detail_select(dialect).where(column == match)
+    return statement
+
+
+def _detail_select(dialect: str) -> Select[Any]:
+    return select(
+        *(getattr(Paper, name) for name in _DETAIL_COLUMNS),
+        _authors_json(dialect).label("authors_json"),
+        _summary_json(dialect).label("summary_json"),
+        is_seed(Paper.id).label("is_seed"),
+        _note_path(Paper.id).label("note_path"),
+    )
+
+
+def _detail(values: Any) -> dict[str, object]:
     detail: dict[str, object] = {_RENAMED.get(n, n): values[n] for n in _DETAIL_COLUMNS}
     detail["publication_date"] = _iso_date(values["publication_date"])
     detail["added_at"] = _iso_time(values["created_at"])
@@ -153,16 +191,16 @@ def _note_path(paper_id: Any) -> Any:
     )
 
 
-def _json_object(session: Session, *pairs: Any) -> ColumnElement[Any]:
-    if session.get_bind().dialect.name == "postgresql":
+def _json_object(dialect: str, *pairs: Any) -> ColumnElement[Any]:
+    if dialect == "postgresql":
         return func.json_build_object(*pairs)
     return func.json_object(*pairs)
 
 
-def _authors_json(session: Session) -> Any:
+def _authors_json(dialect: str) -> Any:
     """The paper's authors as a JSON array of {position, name, s2_author_id}, in any order."""
     item = _json_object(
-        session,
+        dialect,
         "position",
         PaperAuthor.position,
         "name",
@@ -170,7 +208,7 @@ def _authors_json(session: Session) -> Any:
         "s2_author_id",
         Author.s2_author_id,
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         aggregate: Any = cast(func.json_agg(item), Text)
     else:
         aggregate = func.json_group_array(item)
@@ -183,15 +221,15 @@ def _authors_json(session: Session) -> Any:
     )
 
 
-def _summary_json(session: Session) -> Any:
+def _summary_json(dialect: str) -> Any:
     """The paper's newest done summary as a JSON object (the one the vault note shows)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
+    postgres = dialect == "postgresql"
 
     def document(column: Any) -> Any:  # a JSON column nested as JSON, not as a string
         return column if postgres else func.json(column)
 
     item = _json_object(
-        session,
+        dialect,
         "text",
         Summary.summary,
         "tldr",
