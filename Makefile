@@ -60,6 +60,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.vault_generation
 	$(BIN)/python -m benchmarks.extractive_summarizer
 	$(BIN)/python -m benchmarks.search_latency
+	$(BIN)/python -m benchmarks.api_throughput --reuse
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
