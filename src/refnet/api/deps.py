@@ -14,7 +14,7 @@ from refnet.api.errors import ApiError, unauthorized
 from refnet.api.state import ApiState
 from refnet.security.accounts import Actor
 from refnet.security.roles import Role
-from refnet.security.tokens import Claims
+from refnet.security.tokens import Claims, TokenError
 
 bearer = HTTPBearer(auto_error=False, description="An access token from POST /auth/login.")
 READ_METHODS = frozenset({"GET", "HEAD"})
@@ -40,13 +40,18 @@ async def current_claims(
     credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
 ) -> Claims:
     """The caller's verified claims; 401 without a valid access token."""
-    if credentials is None:
-        raise unauthorized("sign in first: send `Authorization: Bearer <access token>`")
     state = api_state(request)
+    if credentials is None:
+        await _limit_anonymous(request)
+        raise unauthorized("sign in first: send `Authorization: Bearer <access token>`")
     sessions = state.sessions
     # Decoding on the event loop is cheaper than a thread; the database is asked only when the
     # shared session cache cannot vouch for the session.
-    decoded = sessions.keyring.decode(credentials.credentials, expected_type="access")
+    try:
+        decoded = sessions.keyring.decode(credentials.credentials, expected_type="access")
+    except TokenError:
+        await _limit_anonymous(request)
+        raise
     claims = None
     if state.session_lookup is not None:
         cached = await state.session_lookup.get(decoded.session_id)
@@ -56,6 +61,13 @@ async def current_claims(
     request.scope["refnet.user_id"] = claims.user_id
     structlog.contextvars.bind_contextvars(user_id=claims.user_id)
     return claims
+
+
+async def _limit_anonymous(request: Request) -> None:
+    """Requests without a valid token count against their client address."""
+    category = "read" if request.method in READ_METHODS else "write"
+    key = f"client:{client_ip(request) or 'unknown'}"
+    await api_state(request).rate_limits.enforce(category, key)
 
 
 def require(role: Role, category: str | None = None) -> Callable[..., Awaitable[Claims]]:

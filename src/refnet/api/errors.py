@@ -147,7 +147,12 @@ def install_handlers(app: FastAPI) -> None:
 
 def declare(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for a route: each status it can answer with, as an ErrorBody."""
+    json_body = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
     return {
-        status: {"model": ErrorBody, "description": _STATUS_CODES.get(status, "error")}
+        status: {
+            "model": ErrorBody,
+            "description": _STATUS_CODES.get(status, "error"),
+            "content": json_body,  # errors are JSON even where success is Markdown
+        }
         for status in statuses
     }

@@ -23,7 +23,8 @@ ShortText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: `"full": 0` or `"disabled": "no"` is a mistake to report, not a value to guess.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # --- auth ---------------------------------------------------------------------------------------
@@ -53,7 +54,6 @@ class MeOut(BaseModel):
     id: int
     username: str
     role: str
-    session_expires_at: datetime | None = None
     access_expires_at: datetime
 
 

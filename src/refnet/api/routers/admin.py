@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from pydantic import BeforeValidator
 from starlette.concurrency import run_in_threadpool
 
 from refnet.api.deps import actor_of, api_state, require
@@ -26,17 +27,27 @@ from refnet.security.roles import Role
 from refnet.security.tokens import Claims
 
 router = APIRouter(tags=["admin"])
+
+
+def _a_moment(value: object) -> object:
+    """A time is written as ISO 8601; a bare number would be read as Unix time, silently."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("write the time as ISO 8601, e.g. 2026-12-01T08:00:00Z")
+    return value
+
+
+Moment = Annotated[
+    datetime | None,
+    BeforeValidator(_a_moment),
+    Query(description="ISO 8601, e.g. 2026-12-01T08:00:00Z"),
+]
 Admin = Annotated[Claims, Depends(require(Role.ADMIN))]
 UserId = Annotated[int, Path(ge=1, le=2**62)]
 CHANGES = declare(401, 403, 404, 409, 422, 429)
 
 
 def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        accepted = ", ".join(role.value for role in Role)
-        raise InvalidInput(f"unknown role {value!r}; accepted: {accepted}") from None
+    return Role.parse(value)
 
 
 def _out(user: accounts.UserView) -> UserOut:
@@ -120,8 +131,8 @@ def audit(
     _: Admin,
     username: Annotated[str | None, Query(max_length=64)] = None,
     action: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Moment = None,
+    until: Moment = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> AuditPageOut:
