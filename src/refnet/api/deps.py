@@ -48,7 +48,7 @@ async def current_claims(
     # Decoding on the event loop is cheaper than a thread; the database is asked only when the
     # shared session cache cannot vouch for the session.
     try:
-        decoded = sessions.keyring.decode(credentials.credentials, expected_type="access")
+        decoded = sessions.keyring.decode_access(credentials.credentials)
     except TokenError:
         await _limit_anonymous(request)
         raise

@@ -25,6 +25,7 @@ from refnet.core.config import Settings, get_settings
 from refnet.core.handoff import use_dispatcher
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
+from refnet.db.async_reads import AsyncReads
 from refnet.db.session import dispose_engines, tune_engine
 
 REQUEST_THREADS = 8
@@ -60,10 +61,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         if settings.is_embedded:
             migrate.upgrade(state.database_url)
+        if state.database_url.startswith("postgresql"):
+            state.async_reads = AsyncReads(state.database_url, size=REQUEST_THREADS)
         previous = use_dispatcher(_dispatcher_for(state))
         try:
             yield
         finally:
+            if state.async_reads is not None:
+                await state.async_reads.close()
             if state.background is not None:
                 state.background.close()
             use_dispatcher(previous)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from refnet.api.edge import Network, parse_networks
 from refnet.api.ratelimit import RateLimits
 from refnet.core.config import Settings
+from refnet.db.async_reads import AsyncReads
 from refnet.security.session_cache import AsyncSessionLookup
 from refnet.security.sessions import Sessions
 from refnet.worker.background import BackgroundDispatcher
@@ -21,6 +22,7 @@ class ApiState:
     rate_limits: RateLimits
     metrics_networks: tuple[Network, ...]
     session_lookup: AsyncSessionLookup | None  # with Redis: sessions recently found live
+    async_reads: AsyncReads | None = None  # PostgreSQL: paper detail on the event loop
     inspector: QueueInspector | None = None  # with a broker
     background: BackgroundDispatcher | None = None  # embedded: tasks run in this process
 

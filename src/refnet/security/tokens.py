@@ -16,7 +16,9 @@ import hashlib
 import os
 import secrets
 import tempfile
+import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,7 @@ log = structlog.get_logger(__name__)
 ALGORITHM = "HS256"
 LEEWAY = timedelta(seconds=10)  # clock skew tolerated between API processes
 MAX_TOKEN_LENGTH = 4096
+VERIFIED_TOKENS = 10_000  # access tokens whose check `decode_access` remembers
 TokenType = Literal["access", "refresh"]
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "nbf", "iss", "aud", "jti", "type", "roles", "sid", "name")
 DEV_SECRET_FILE = "jwt-secret"
@@ -83,6 +86,7 @@ class Keyring:
         self.issuer = issuer
         self.audience = audience
         self.leeway = min(leeway, LEEWAY)
+        self._verified: OrderedDict[str, Claims] = OrderedDict()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Keyring:
@@ -140,6 +144,20 @@ class Keyring:
             payload, self._signing_secret, algorithm=ALGORITHM, headers={"kid": self.signing_kid}
         )
         return token, claims
+
+    def decode_access(self, token: str) -> Claims:
+        """`decode(token, expected_type="access")`, remembering the answer for the token's
+        lifetime: a client sends the same token with every request, and checking its signature
+        again proves nothing new. Only for one thread (the API's event loop)."""
+        claims = self._verified.get(token)
+        if claims is not None and claims.expires_at.timestamp() > time.time():
+            self._verified.move_to_end(token)
+            return claims
+        claims = self.decode(token, expected_type="access")
+        self._verified[token] = claims
+        if len(self._verified) > VERIFIED_TOKENS:
+            self._verified.popitem(last=False)
+        return claims
 
     def decode(self, token: str, *, expected_type: TokenType) -> Claims:
         """The token's claims once signature, key id, times, issuer, audience, type and every

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -256,3 +257,24 @@ def test_error_messages_never_contain_the_token() -> None:
     token = issue(now=datetime.now(UTC) - timedelta(hours=1))
     message = refused(token)
     assert token not in message and token.split(".")[2] not in message
+
+
+def test_a_remembered_access_token_is_refused_once_it_expires() -> None:
+    ring = Keyring(
+        signing_secret=SECRET, issuer="refnet", audience="refnet-api", leeway=timedelta(0)
+    )
+    token = issue(ring, lifetime=timedelta(seconds=1))
+    assert ring.decode_access(token) == ring.decode_access(token)  # the second from memory
+    time.sleep(1.1)
+    with pytest.raises(TokenError, match="expired"):
+        ring.decode_access(token)
+
+
+def test_only_the_exact_token_is_remembered() -> None:
+    ring = keyring()
+    token = issue(ring)
+    ring.decode_access(token)
+    with pytest.raises(TokenError):
+        ring.decode_access(token[:-2] + ("AA" if not token.endswith("AA") else "BB"))
+    with pytest.raises(TokenError):
+        ring.decode_access(issue(ring, token_type="refresh"))

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from refnet.api.caching import cached_json
 from refnet.api.deps import api_state, require
@@ -53,6 +54,11 @@ def stored_paper(request: Request, paper_id: str) -> int:
     if found is None:
         raise _not_stored(paper_id)
     return found
+
+
+def _detail(database_url: str, paper_id: str) -> dict[str, object] | None:
+    with read_connection(database_url) as connection:
+        return paper_views.paper_detail_for(session=connection, raw_id=paper_id)
 
 
 def _no_nul(paper_id: str) -> None:
@@ -192,11 +198,15 @@ def note(request: Request, paper_id: PaperId) -> PlainTextResponse:
 
 
 @router.get("/{paper_id:path}", response_model=PaperDetailOut, responses=PAGED)
-def detail(request: Request, response: Response, paper_id: PaperId) -> Response:
+async def detail(request: Request, response: Response, paper_id: PaperId) -> Response:
     """Everything stored about one paper: metadata, authors, newest summary, note path."""
     _no_nul(paper_id)
-    with read_connection(api_state(request).database_url) as connection:
-        payload = paper_views.paper_detail_for(session=connection, raw_id=paper_id)
+    state = api_state(request)
+    s2_id = paper_views.s2_id_in(paper_id)
+    if state.async_reads is not None and s2_id is not None:
+        payload = await state.async_reads.paper_detail(s2_id)
+    else:
+        payload = await run_in_threadpool(_detail, state.database_url, paper_id)
     if payload is None:
         raise _not_stored(paper_id)
     return cached_json(request, payload, response.headers)

@@ -108,7 +108,14 @@ def paper_detail(*, session: Session, paper_id: int) -> dict[str, object]:
     row = session.execute(_detail_statement(session, "id"), {"match": paper_id}).first()
     if row is None:
         raise NotFound(f"no stored paper with id {paper_id}")
-    return _detail(row._mapping)
+    return detail_from_row(row._mapping)
+
+
+def s2_id_in(raw_id: str) -> str | None:
+    """The Semantic Scholar paper id `raw_id` is (or whose S2 URL it is), else None;
+    InvalidInput when it is no id form at all."""
+    ref = parse_paper_id(raw_id)
+    return ref.api_id if ref.api_id is not None and ":" not in ref.api_id else None
 
 
 def paper_detail_for(*, session: Session | Connection, raw_id: str) -> dict[str, object] | None:
@@ -125,7 +132,7 @@ def paper_detail_for(*, session: Session | Connection, raw_id: str) -> dict[str,
             _detail_select(dialect_name(session)).where(condition).order_by(Paper.id).limit(1)
         )
     row = found.first()
-    return _detail(row._mapping) if row is not None else None
+    return detail_from_row(row._mapping) if row is not None else None
 
 
 # Built once per database and key: building the select with its subqueries costs more than
@@ -134,7 +141,11 @@ _STATEMENTS: dict[tuple[str, str], Select[Any]] = {}
 
 
 def _detail_statement(session: Session | Connection, key: Literal["id", "s2_id"]) -> Select[Any]:
-    dialect = dialect_name(session)
+    return detail_statement_for(dialect_name(session), key)
+
+
+def detail_statement_for(dialect: str, key: Literal["id", "s2_id"]) -> Select[Any]:
+    """The detail statement matching a row id or an S2 id (bind parameter `match`)."""
     statement = _STATEMENTS.get((dialect, key))
     if statement is None:
         column = Paper.id if key == "id" else Paper.s2_id
@@ -153,7 +164,8 @@ def _detail_select(dialect: str) -> Select[Any]:
     )
 
 
-def _detail(values: Any) -> dict[str, object]:
+def detail_from_row(values: Any) -> dict[str, object]:
+    """A detail statement's row (a mapping by column label) as the API shows it."""
     detail: dict[str, object] = {_RENAMED.get(n, n): values[n] for n in _DETAIL_COLUMNS}
     detail["publication_date"] = _iso_date(values["publication_date"])
     detail["added_at"] = _iso_time(values["created_at"])

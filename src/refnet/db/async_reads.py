@@ -1,0 +1,75 @@
+"""The API's hottest read, paper detail, on the event loop (PostgreSQL).
+
+A sync read in the thread pool costs two thread hand-offs per request, and the ORM's
+per-statement work besides; on two cores that was a third of the time of a detail request.
+Here the same prebuilt statement (`queries.paper_views`), compiled once, runs on psycopg's
+async connections from a small pool of this process. Only PostgreSQL: the embedded SQLite
+default keeps the thread-pool path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
+
+from refnet.core.errors import TransientError
+from refnet.db.queries.paper_views import detail_from_row, detail_statement_for
+
+
+class AsyncReads:
+    def __init__(self, url: str, size: int) -> None:
+        parsed = sa.make_url(url)
+        self.conninfo = psycopg.conninfo.make_conninfo(
+            host=parsed.host or "",
+            port=parsed.port or 5432,
+            dbname=parsed.database or "",
+            user=parsed.username or "",
+            password=parsed.password or "",
+            **{key: str(value) for key, value in parsed.query.items()},
+        )
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._slots = asyncio.Semaphore(size)
+        dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+        compiled = detail_statement_for("postgresql", "s2_id").compile(dialect=dialect)
+        self._detail_sql = str(compiled)
+        self._detail_params = dict(compiled.params)
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
+        """A pooled connection; TransientError when the database cannot be reached or the
+        connection broke (it is then dropped, and the next request connects afresh)."""
+        async with self._slots:
+            try:
+                conn = self._idle.pop() if self._idle else await self._connect()
+            except psycopg.OperationalError as exc:
+                raise TransientError(f"database unavailable: {exc}") from exc
+            try:
+                yield conn
+            except psycopg.OperationalError as exc:
+                await conn.close()
+                raise TransientError(f"database unavailable: {exc}") from exc
+            finally:
+                if not conn.closed:
+                    self._idle.append(conn)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
+
+    async def paper_detail(self, s2_id: str) -> dict[str, object] | None:
+        """The detail of the stored paper with this Semantic Scholar id, or None."""
+        params = {**self._detail_params, "match": s2_id}
+        async with self.connection() as conn:
+            cursor = await conn.execute(self._detail_sql, params)
+            row = await cursor.fetchone()
+            names = [column.name for column in cursor.description or ()]
+        return detail_from_row(dict(zip(names, row, strict=True))) if row is not None else None
+
+    async def close(self) -> None:
+        while self._idle:
+            await self._idle.pop().close()

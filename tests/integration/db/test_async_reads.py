@@ -1,0 +1,62 @@
+"""Paper detail on the event loop (PostgreSQL) answers exactly what the general path answers."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from refnet.core.errors import TransientError
+from refnet.db.async_reads import AsyncReads
+from refnet.db.queries.paper_views import paper_detail_for
+from refnet.db.session import read_connection
+from tests.integration.db.browse_support import (
+    CITERS,
+    REFERENCES,
+    SEED,
+    crawl_network,
+    row_ids,
+    s2_id,
+)
+from tests.integration.db.search_support import summarize
+
+
+def test_the_detail_on_the_event_loop_is_the_detail(pg_url: str, tmp_path: Path) -> None:
+    crawl_network(pg_url, tmp_path)
+    summarize(pg_url, row_ids(pg_url, [SEED])[0], summary="Retrieval helps generation.")
+    numbers = (SEED, *REFERENCES, *CITERS)
+
+    async def both() -> list[tuple[object, object]]:
+        reads = AsyncReads(pg_url, size=2)
+        try:
+            with read_connection(pg_url) as connection:
+                return [
+                    (
+                        await reads.paper_detail(s2_id(n)),
+                        paper_detail_for(session=connection, raw_id=s2_id(n)),
+                    )
+                    for n in numbers
+                ]
+        finally:
+            await reads.close()
+
+    pairs = asyncio.run(both())
+    assert all(fast == general and fast is not None for fast, general in pairs)
+    seed = pairs[0][0]
+    assert isinstance(seed, dict) and seed["summary"] is not None and seed["authors"]
+
+
+def test_an_unknown_paper_is_none_and_a_database_that_is_down_a_transient_error(
+    pg_url: str,
+) -> None:
+    async def ask(url: str) -> object:
+        reads = AsyncReads(url, size=1)
+        try:
+            return await reads.paper_detail("0" * 40)
+        finally:
+            await reads.close()
+
+    assert asyncio.run(ask(pg_url)) is None
+    with pytest.raises(TransientError, match="database unavailable"):
+        asyncio.run(ask("postgresql+psycopg://postgres@127.0.0.1:9/nowhere"))
