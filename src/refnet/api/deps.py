@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from refnet.api.errors import ApiError, unauthorized
 from refnet.api.state import ApiState
 from refnet.security.accounts import Actor
+from refnet.security.audit import record_alone
 from refnet.security.roles import Role
 from refnet.security.tokens import Claims, TokenError
 
@@ -135,4 +136,18 @@ def actor_of(request: Request, claims: Claims) -> Actor:
         username=claims.username,
         client_ip=client_ip(request),
         request_id=request_id(request),
+    )
+
+
+async def audited(
+    request: Request, claims: Claims, action: str, details: dict[str, object]
+) -> None:
+    """Record that the caller did `action`, successfully, in the audit log."""
+    await run_in_threadpool(
+        record_alone,
+        api_state(request).database_url,
+        action=action,
+        outcome="success",
+        actor=actor_of(request, claims),
+        details=details,
     )

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from refnet.api import triggers
-from refnet.api.deps import actor_of, api_state, require
+from refnet.api.deps import api_state, audited, require
 from refnet.api.errors import ApiError, declare
 from refnet.api.schemas import (
     AcceptedOut,
@@ -25,7 +25,6 @@ from refnet.db.models import RequestKind
 from refnet.db.queries import jobs as jobs_q
 from refnet.db.queries import paper_views, task_requests
 from refnet.db.session import read_scope
-from refnet.security.audit import record_alone
 from refnet.security.roles import Role
 from refnet.security.tokens import Claims
 
@@ -70,13 +69,11 @@ async def crawl(
         depth=body.depth,
         max_papers=body.max_papers,
     )
-    await run_in_threadpool(
-        record_alone,
-        state.database_url,
-        action="crawl_trigger",
-        outcome="success",
-        actor=actor_of(request, claims),
-        details={"seed": seed, "job_id": accepted.id, "existing": accepted.existing},
+    await audited(
+        request,
+        claims,
+        "crawl_trigger",
+        {"seed": seed, "job_id": accepted.id, "existing": accepted.existing},
     )
     return _accepted(response, accepted, f"/api/jobs/{accepted.id}")
 
@@ -103,13 +100,11 @@ async def summarize(
         params={"paper_ids": row_ids},
         user_id=claims.user_id,
     )
-    await run_in_threadpool(
-        record_alone,
-        state.database_url,
-        action="summarize_trigger",
-        outcome="success",
-        actor=actor_of(request, claims),
-        details={"papers": len(row_ids), "request_id": accepted.id, "existing": accepted.existing},
+    await audited(
+        request,
+        claims,
+        "summarize_trigger",
+        {"papers": len(row_ids), "request_id": accepted.id, "existing": accepted.existing},
     )
     return _accepted(response, accepted, f"/api/tasks/{accepted.id}")
 
@@ -145,13 +140,11 @@ async def generate(
         params={"full": full},
         user_id=claims.user_id,
     )
-    await run_in_threadpool(
-        record_alone,
-        state.database_url,
-        action="generate_trigger",
-        outcome="success",
-        actor=actor_of(request, claims),
-        details={"full": full, "request_id": accepted.id, "existing": accepted.existing},
+    await audited(
+        request,
+        claims,
+        "generate_trigger",
+        {"full": full, "request_id": accepted.id, "existing": accepted.existing},
     )
     return _accepted(response, accepted, f"/api/tasks/{accepted.id}")
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from refnet.api.deps import actor_of, api_state, require
+from refnet.api.deps import api_state, audited, require
 from refnet.api.errors import ApiError, declare
 from refnet.api.schemas import SeedBody, SeedOut
 from refnet.core.errors import NotFound
@@ -15,7 +15,6 @@ from refnet.core.ids import parse_paper_id
 from refnet.db.queries import jobs as jobs_q
 from refnet.db.queries import paper_views
 from refnet.db.session import read_scope, session_scope
-from refnet.security.audit import record_alone
 from refnet.security.roles import Role
 from refnet.security.tokens import Claims
 
@@ -52,13 +51,8 @@ async def add_seed(
     seed, new = await run_in_threadpool(_watch, url, body.paper_id)
     if not new:
         response.status_code = 200
-    await run_in_threadpool(
-        record_alone,
-        url,
-        action="seed_add",
-        outcome="success",
-        actor=actor_of(request, claims),
-        details={"paper_id": body.paper_id, "seed_id": seed.id, "new": new},
+    await audited(
+        request, claims, "seed_add", {"paper_id": body.paper_id, "seed_id": seed.id, "new": new}
     )
     return seed
 
@@ -88,12 +82,5 @@ async def remove_seed(
 
     if not await run_in_threadpool(remove):
         raise ApiError(404, f"no watched seed {seed_id}")
-    await run_in_threadpool(
-        record_alone,
-        url,
-        action="seed_remove",
-        outcome="success",
-        actor=actor_of(request, claims),
-        details={"seed_id": seed_id},
-    )
+    await audited(request, claims, "seed_remove", {"seed_id": seed_id})
     return Response(status_code=204)
