@@ -32,6 +32,9 @@ def serve(
     """Serve the HTTP API (OpenAPI docs at /docs)."""
     settings = load_settings()
     with errors_as_messages():
+        from refnet.security.tokens import Keyring
+
+        Keyring.from_settings(settings)  # a missing JWT_SECRET in production stops us here
         _prepare_database(settings)
         from refnet.security.accounts import bootstrap_admin
 
