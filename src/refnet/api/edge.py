@@ -37,17 +37,18 @@ SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"no-referrer"),
-    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 # The interactive docs load Swagger UI's script and style from its CDN.
 DOCS_CSP = (
+    b"content-security-policy",
     b"default-src 'none'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
     b"style-src 'self' https://cdn.jsdelivr.net; "
     b"img-src 'self' data: https://fastapi.tiangolo.com; "
-    b"connect-src 'self'; frame-ancestors 'none'"
+    b"connect-src 'self'; frame-ancestors 'none'",
 )
 HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
@@ -115,9 +116,7 @@ class EdgeMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status_holder = [500]
-        extra = list(SECURITY_HEADERS)
-        if scope["path"].startswith("/docs"):
-            extra[4] = (b"content-security-policy", DOCS_CSP)
+        extra = [*SECURITY_HEADERS, DOCS_CSP if scope["path"].startswith("/docs") else API_CSP]
         if https:
             extra.append(HSTS)
         extra.append((b"x-request-id", request_id.encode()))

@@ -120,3 +120,19 @@ def test_the_openapi_document_declares_every_answer(api: ApiServer) -> None:
     schema = httpx.get(api.base_url + "/openapi.json").json()
     detail = schema["paths"]["/api/papers/{paper_id}"]["get"]["responses"]
     assert {"200", "401", "403", "404", "422", "429"} <= set(detail)
+
+
+def test_the_docs_page_gets_its_own_content_policy_and_every_other_header(
+    api: ApiServer,
+) -> None:
+    with api.client() as client:
+        answer = client.get("/docs")
+    assert answer.status_code == 200
+    policies = answer.headers.get_list("content-security-policy")
+    assert (
+        len(policies) == 1
+        and "script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net" in policies[0]
+    )
+    assert answer.headers["cross-origin-opener-policy"] == "same-origin"
+    for name, value in SECURITY_HEADERS.items():
+        assert answer.headers[name] == value
