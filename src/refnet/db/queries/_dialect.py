@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from sqlalchemy import TEXT, Connection, Table, any_, bindparam, cast, func, select
+from sqlalchemy import TEXT, Connection, Table, any_, bindparam, cast, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
@@ -18,6 +18,13 @@ from refnet.core.batching import chunks
 def dialect_name(session: Session | Connection) -> str:
     bind = session.get_bind() if isinstance(session, Session) else session
     return bind.dialect.name
+
+
+def hold_advisory_lock(session: Session, key: int) -> None:
+    """Wait for the PostgreSQL advisory lock `key` and hold it until the transaction ends; on
+    SQLite nothing (one writer at a time anyway)."""
+    if dialect_name(session) == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
 def insert_for(session: Session, model: Any) -> Any:

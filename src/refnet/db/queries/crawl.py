@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, Integer, Table, bindparam, case, func, select, true, update
-from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session, aliased
 
 from refnet.core.batching import chunks
@@ -24,7 +23,7 @@ from refnet.db.models import (
     Paper,
     WatchedSeed,
 )
-from refnet.db.queries._dialect import binary_order, insert_rows
+from refnet.db.queries._dialect import binary_order, hold_advisory_lock, insert_rows
 
 FRONTIER = cast(Table, FrontierEntry.__table__)
 IN_FRONTIER = (FrontierState.COLLECTED.value, FrontierState.EXPANDED.value)
@@ -92,7 +91,7 @@ WRITE_TURN_LOCK = 0x7265666E  # "refn": the advisory lock crawl steps take turns
 def take_write_turn(*, session: Session) -> None:
     """Wait for the other crawls' steps to commit, and hold the turn until this one does
     (PostgreSQL; SQLite has one writer at a time anyway)."""
-    session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_TURN_LOCK})
+    hold_advisory_lock(session, WRITE_TURN_LOCK)
 
 
 def list_watched_seeds(*, session: Session) -> list[tuple[int, str, datetime]]:
@@ -284,8 +283,7 @@ JOB_CREATION_LOCK = 0x72656663  # "refc": one find-or-create of a crawl job at a
 def lock_job_creation(*, session: Session) -> None:
     """Hold off other find-or-create calls until this transaction ends, so two identical
     requests never both create a job (PostgreSQL; SQLite has one writer at a time anyway)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": JOB_CREATION_LOCK})
+    hold_advisory_lock(session, JOB_CREATION_LOCK)
 
 
 def fail_unstarted_job(*, session: Session, job_id: int, reason: str) -> None:

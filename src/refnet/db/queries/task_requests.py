@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Session
 
 from refnet.db.base import as_utc, utcnow
 from refnet.db.models.tasks import RequestStatus, TaskRequest
+from refnet.db.queries._dialect import hold_advisory_lock
 from refnet.db.session import session_scope
 
 # A request still queued after this long is presumed lost (its task was purged or the broker
@@ -55,8 +55,7 @@ def find_or_add(
     *, session: Session, kind: str, params: Mapping[str, Any], requested_by: int | None
 ) -> tuple[RequestView, bool]:
     """The queued request for the same work (and True), or a new queued one (and False)."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa_text("SELECT pg_advisory_xact_lock(:key)"), {"key": REQUEST_LOCK})
+    hold_advisory_lock(session, REQUEST_LOCK)
     key = work_key(kind, params)
     twin = session.scalars(
         select(TaskRequest)
