@@ -12,14 +12,14 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
-def _no_nul(value: str) -> str:
+def no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
     return value
 
 
-Text = Annotated[str, AfterValidator(_no_nul)]
-ShortText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_no_nul)]
+Text = Annotated[str, AfterValidator(no_nul)]
+ShortText = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(no_nul)]
 
 
 class Body(BaseModel):
@@ -29,17 +29,17 @@ class Body(BaseModel):
 
 # --- auth ---------------------------------------------------------------------------------------
 class LoginBody(Body):
-    username: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_nul)]
-    password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_nul)]
+    username: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(no_nul)]
+    password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_nul)]
 
 
 class RefreshBody(Body):
-    refresh_token: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)]
+    refresh_token: Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(no_nul)]
 
 
 class LogoutBody(Body):
     refresh_token: (
-        Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(_no_nul)] | None
+        Annotated[str, Field(min_length=1, max_length=4096), AfterValidator(no_nul)] | None
     ) = None
 
 
@@ -233,8 +233,8 @@ class SeedOut(BaseModel):
 
 # --- admin --------------------------------------------------------------------------------------
 class UserCreateBody(Body):
-    username: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(_no_nul)]
-    password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_nul)]
+    username: Annotated[str, Field(min_length=1, max_length=64), AfterValidator(no_nul)]
+    password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_nul)]
     role: str = Field(description="reader, operator or admin.")
 
 
@@ -244,7 +244,7 @@ class UserPatchBody(Body):
 
 
 class PasswordBody(Body):
-    password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(_no_nul)]
+    password: Annotated[str, Field(min_length=1, max_length=1024), AfterValidator(no_nul)]
 
 
 class UserOut(BaseModel):

@@ -7,6 +7,8 @@ route are matched first.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Literal
@@ -14,17 +16,20 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi import Path as PathParam
 from fastapi.responses import PlainTextResponse
+from pydantic import AfterValidator
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from refnet.api.caching import cached_json
 from refnet.api.deps import api_state, require
-from refnet.api.errors import ApiError, declare
+from refnet.api.errors import declare
 from refnet.api.schemas import (
     GraphOut,
     NeighbourPageOut,
     PaperDetailOut,
     PaperPageOut,
     SearchPageOut,
+    no_nul,
 )
 from refnet.core.errors import NotFound
 from refnet.db.queries import browse, paper_views
@@ -42,28 +47,25 @@ PaperId = Annotated[
         max_length=2000,
         description="DOI, arXiv id, Semantic Scholar id or URL, CorpusId:N, PMID:N or a title.",
     ),
+    AfterValidator(no_nul),
 ]
 PAGED = declare(401, 403, 404, 422, 429)
 
 
-def stored_paper(request: Request, paper_id: str) -> int:
-    """The row id of the stored paper `paper_id` names; 404 naming it when none is stored."""
-    _no_nul(paper_id)
+@contextmanager
+def stored_paper(request: Request, paper_id: str) -> Iterator[tuple[Session, int]]:
+    """A read session, and the row id of the stored paper `paper_id` names in it; 404 naming
+    `paper_id` when none is stored."""
     with read_scope(api_state(request).database_url) as session:
         found = paper_views.find_stored_paper(session=session, raw_id=paper_id)
-    if found is None:
-        raise _not_stored(paper_id)
-    return found
+        if found is None:
+            raise _not_stored(paper_id)
+        yield session, found
 
 
 def _detail(database_url: str, paper_id: str) -> dict[str, object] | None:
     with read_connection(database_url) as connection:
         return paper_views.paper_detail_for(session=connection, raw_id=paper_id)
-
-
-def _no_nul(paper_id: str) -> None:
-    if "\x00" in paper_id:
-        raise ApiError(422, "the paper id contains a NUL character")
 
 
 def _not_stored(paper_id: str) -> NotFound:
@@ -129,8 +131,7 @@ def _neighbours(
     request: Request, paper_id: str, direction: Literal["references", "citations"], limit: int,
     offset: int,
 ) -> dict[str, object]:  # fmt: skip
-    row_id = stored_paper(request, paper_id)
-    with read_scope(api_state(request).database_url) as session:
+    with stored_paper(request, paper_id) as (session, row_id):
         page = paper_views.neighbours(
             session=session, paper_id=row_id, direction=direction, limit=limit, offset=offset
         )
@@ -168,8 +169,7 @@ def graph(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Nodes and edges around the paper, `depth` hops out, for drawing."""
-    row_id = stored_paper(request, paper_id)
-    with read_scope(api_state(request).database_url) as session:
+    with stored_paper(request, paper_id) as (session, row_id):
         found = paper_views.paper_graph(session=session, paper_id=row_id, depth=depth, limit=limit)
     graph = {"nodes": found.nodes, "edges": found.edges, "truncated": found.truncated}
     return cached_json(request, graph, response.headers)
@@ -182,9 +182,8 @@ def graph(
 )
 def note(request: Request, paper_id: PaperId) -> PlainTextResponse:
     """The paper's Markdown note as it is in the vault."""
-    row_id = stored_paper(request, paper_id)
     state = api_state(request)
-    with read_scope(state.database_url) as session:
+    with stored_paper(request, paper_id) as (session, row_id):
         relative = paper_views.note_path(session=session, paper_id=row_id)
     if relative is None:
         raise NotFound(f"{paper_id!r} has no note yet; POST /api/tasks/generate writes the vault")
@@ -200,7 +199,6 @@ def note(request: Request, paper_id: PaperId) -> PlainTextResponse:
 @router.get("/{paper_id:path}", response_model=PaperDetailOut, responses=PAGED)
 async def detail(request: Request, response: Response, paper_id: PaperId) -> Response:
     """Everything stored about one paper: metadata, authors, newest summary, note path."""
-    _no_nul(paper_id)
     state = api_state(request)
     s2_id = paper_views.s2_id_in(paper_id)
     if state.async_reads is not None and s2_id is not None:
