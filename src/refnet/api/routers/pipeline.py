@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
@@ -20,7 +21,6 @@ from refnet.api.schemas import (
     TaskRequestOut,
 )
 from refnet.core.errors import InvalidInput, NotFound
-from refnet.core.ids import parse_paper_id
 from refnet.db.models import RequestKind
 from refnet.db.queries import jobs as jobs_q
 from refnet.db.queries import paper_views, task_requests
@@ -60,7 +60,6 @@ async def crawl(
     seed = body.paper_url or body.paper_id or ""
     if body.paper_url is not None:
         triggers.check_paper_url(seed)
-    parse_paper_id(seed)
     state = api_state(request)
     accepted = await run_in_threadpool(
         triggers.crawl,
@@ -91,27 +90,12 @@ async def summarize(
     wanted = [body.paper_id] if isinstance(body.paper_id, str) else body.paper_id
     if not 1 <= len(wanted) <= MAX_SUMMARIZE:
         raise InvalidInput(f"paper_id takes one id or a list of 1 to {MAX_SUMMARIZE} ids")
-    state = api_state(request)
-    row_ids = await run_in_threadpool(_stored_ids, state.database_url, wanted)
-    accepted = await run_in_threadpool(
-        triggers.request_task,
-        state.settings,
-        kind=RequestKind.SUMMARIZE,
-        params={"paper_ids": row_ids},
-        user_id=claims.user_id,
-    )
-    await audited(
-        request,
-        claims,
-        "summarize_trigger",
-        {"papers": len(row_ids), "request_id": accepted.id, "existing": accepted.existing},
-    )
-    return _accepted(response, accepted, f"/api/tasks/{accepted.id}")
+    row_ids = await run_in_threadpool(_stored_ids, api_state(request).database_url, wanted)
+    params, details = {"paper_ids": row_ids}, {"papers": len(row_ids)}
+    return await _request_task(request, response, claims, RequestKind.SUMMARIZE, params, details)
 
 
 def _stored_ids(database_url: str, wanted: list[str]) -> list[int]:
-    for raw in wanted:
-        parse_paper_id(raw)
     with read_scope(database_url) as session:
         found = {raw: paper_views.find_stored_paper(session=session, raw_id=raw) for raw in wanted}
     unknown = [raw for raw, row in found.items() if row is None]
@@ -131,21 +115,29 @@ async def generate(
     claims: Claims = Depends(require(Role.OPERATOR)),
 ) -> AcceptedOut:
     """Bring the Obsidian vault up to date (`full`: rewrite every note)."""
-    state = api_state(request)
     full = body.full if body is not None else False
+    params = {"full": full}
+    return await _request_task(request, response, claims, RequestKind.GENERATE, params, params)
+
+
+async def _request_task(
+    request: Request,
+    response: Response,
+    claims: Claims,
+    kind: RequestKind,
+    params: Mapping[str, Any],
+    details: Mapping[str, object],
+) -> AcceptedOut:
+    """Queue a summary or vault request (or find its queued twin), audited, answered 202."""
     accepted = await run_in_threadpool(
         triggers.request_task,
-        state.settings,
-        kind=RequestKind.GENERATE,
-        params={"full": full},
+        api_state(request).settings,
+        kind=kind,
+        params=dict(params),
         user_id=claims.user_id,
     )
-    await audited(
-        request,
-        claims,
-        "generate_trigger",
-        {"full": full, "request_id": accepted.id, "existing": accepted.existing},
-    )
+    details = {**details, "request_id": accepted.id, "existing": accepted.existing}
+    await audited(request, claims, f"{kind.value}_trigger", details)
     return _accepted(response, accepted, f"/api/tasks/{accepted.id}")
 
 
