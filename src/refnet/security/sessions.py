@@ -187,13 +187,11 @@ class Sessions:
             record(session, action="logout", outcome="success", actor=actor, details=details)
             self.cache.forget(ended)
 
-    def authorize(self, access_token: str, *, session: Session | None = None) -> Claims:
+    def authorize(self, access_token: str) -> Claims:
         """The claims of a valid access token whose session is live and whose user is
-        enabled, with the role the database holds now; TokenError otherwise. `session` reuses
-        the caller's database session."""
+        enabled, with the role the database holds now (or held within the session cache's
+        lifetime); TokenError otherwise."""
         claims = self.keyring.decode(access_token, expected_type="access")
-        if session is not None:
-            return self._current(session, claims)
         return self.from_cache(claims, self.cache.get(claims.session_id)) or self.confirm(claims)
 
     def from_cache(self, claims: Claims, cached: LiveSession | Revoked | None) -> Claims | None:
@@ -215,10 +213,6 @@ class Sessions:
             expires_at=as_utc(auth_session.expires_at).timestamp(),
         )
         self.cache.remember(claims.session_id, live)
-        return replace(claims, role=Role(user.role), username=user.username)
-
-    def _current(self, session: Session, claims: Claims) -> Claims:
-        user = self._live_user(session, claims)
         return replace(claims, role=Role(user.role), username=user.username)
 
     def _live_user(self, session: Session, claims: Claims) -> User:
