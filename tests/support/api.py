@@ -22,6 +22,7 @@ from tests.support.workers import REFNET
 JWT_SECRET = "api-tests-signing-secret-0123456789abcdef"
 PASSWORD = "correct horse battery staple"
 RAG = "ARXIV:2005.11401"  # a seed of the bundled sample
+RAG_S2 = "d8fd2b529ce7fe84367bf297bcb97d53a90718e4"  # its Semantic Scholar id
 SETTINGS = (
     "DATABASE_",
     "REDIS_URL",

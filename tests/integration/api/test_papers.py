@@ -9,9 +9,8 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from refnet.security.roles import Role
-from tests.support.api import ApiServer
+from tests.support.api import RAG_S2, ApiServer
 
-RAG_S2 = "d8fd2b529ce7fe84367bf297bcb97d53a90718e4"
 RAG_TITLE = "Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks"
 
 

@@ -14,10 +14,7 @@ import sqlalchemy as sa
 from refnet.db.session import get_engine
 from refnet.security.roles import Role
 from tests.integration.api.conftest import API_PG_URL, API_REDIS_URL
-from tests.support.api import ApiServer, api_server
-
-RAG = "ARXIV:2005.11401"
-RAG_S2 = "d8fd2b529ce7fe84367bf297bcb97d53a90718e4"
+from tests.support.api import RAG, RAG_S2, ApiServer, api_server
 
 
 def crawler_queue_depth() -> int:
