@@ -25,7 +25,7 @@ from refnet.core.config import Settings, get_settings
 from refnet.core.handoff import use_dispatcher
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
-from refnet.db.async_reads import AsyncReads
+from refnet.db.async_reads import ONE_PROCESS_PER_QUERY, AsyncReads
 from refnet.db.session import dispose_engines, tune_engine
 
 REQUEST_THREADS = 8
@@ -53,15 +53,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # and the database. No pre-ping: after a database restart the first request on each
         # stale connection gets a 503 (Retry-After) and the pool reconnects.
         to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        postgres = state.database_url.startswith("postgresql")
         tune_engine(
             state.database_url,
             pool_size=REQUEST_THREADS,
             max_overflow=REQUEST_THREADS // 2,
             pool_pre_ping=False,
+            connect_args={"options": ONE_PROCESS_PER_QUERY} if postgres else {},
         )
         if settings.is_embedded:
             migrate.upgrade(state.database_url)
-        if state.database_url.startswith("postgresql"):
+        if postgres:
             state.async_reads = AsyncReads(state.database_url, size=REQUEST_THREADS)
         previous = use_dispatcher(_dispatcher_for(state))
         try:
@@ -69,6 +71,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if state.async_reads is not None:
                 await state.async_reads.close()
+            if state.response_cache is not None:
+                await state.response_cache.close()
             if state.background is not None:
                 state.background.close()
             use_dispatcher(previous)

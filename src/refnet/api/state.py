@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from refnet.api.edge import Network, parse_networks
 from refnet.api.ratelimit import RateLimits
+from refnet.api.response_cache import ResponseCache
 from refnet.core.config import Settings
 from refnet.db.async_reads import AsyncReads
 from refnet.security.session_cache import AsyncSessionLookup
@@ -22,7 +23,8 @@ class ApiState:
     rate_limits: RateLimits
     metrics_networks: tuple[Network, ...]
     session_lookup: AsyncSessionLookup | None  # with Redis: sessions recently found live
-    async_reads: AsyncReads | None = None  # PostgreSQL: paper detail on the event loop
+    response_cache: ResponseCache | None  # with Redis: detail, search and graph answers
+    async_reads: AsyncReads | None = None  # PostgreSQL: detail and search on the event loop
     inspector: QueueInspector | None = None  # with a broker
     background: BackgroundDispatcher | None = None  # embedded: tasks run in this process
 
@@ -35,4 +37,13 @@ class ApiState:
             rate_limits=RateLimits(settings),
             metrics_networks=parse_networks(settings.api.metrics_networks),
             session_lookup=AsyncSessionLookup(settings.redis_url) if settings.redis_url else None,
+            response_cache=(
+                ResponseCache(
+                    settings.redis_url,
+                    settings.effective_database_url,
+                    settings.api.response_cache_seconds,
+                )
+                if settings.redis_url and settings.api.response_cache_seconds > 0
+                else None
+            ),
         )

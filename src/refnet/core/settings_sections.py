@@ -111,6 +111,9 @@ class ApiSettings(BaseModel):
     metrics_networks: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["127.0.0.0/8", "::1/128"]
     )
+    # With Redis: how long an answer of paper detail, search or graph is kept for the next
+    # asker; any change to paper data made through RefNet retires it at once (0: no cache).
+    response_cache_seconds: int = Field(default=300, ge=0, le=86_400)
 
     @field_validator(
         "cors_origins", "trusted_hosts", "trusted_proxies", "metrics_networks", mode="before"

@@ -1,10 +1,10 @@
-"""The API's hottest read, paper detail, on the event loop (PostgreSQL).
+"""The API's hottest reads, paper detail and search, on the event loop (PostgreSQL).
 
 A sync read in the thread pool costs two thread hand-offs per request, and the ORM's
 per-statement work besides; on two cores that was a third of the time of a detail request.
-Here the same prebuilt statement (`queries.paper_views`), compiled once, runs on psycopg's
-async connections from a small pool of this process. Only PostgreSQL: the embedded SQLite
-default keeps the thread-pool path.
+Here the same statements the sync path runs (detail: `queries.paper_views`, compiled once;
+search: the steps of `queries.search`) run on psycopg's async connections from a small pool of
+this process. Only PostgreSQL: the embedded SQLite default keeps the thread-pool path.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from refnet.core.errors import TransientError
+from refnet.db.queries import _steps
 from refnet.db.queries.paper_views import detail_from_row, detail_statement_for
+from refnet.db.queries.search import SearchPage, postgres_search
+
+# Short reads under concurrent load: parallel workers for one query only take the cores from
+# the queries of other requests (and a worker costs a process start).
+ONE_PROCESS_PER_QUERY = "-c max_parallel_workers_per_gather=0"
 
 
 class AsyncReads:
@@ -32,6 +38,7 @@ class AsyncReads:
             user=parsed.username or "",
             password=parsed.password or "",
             **{key: str(value) for key, value in parsed.query.items()},
+            options=ONE_PROCESS_PER_QUERY,
         )
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._slots = asyncio.Semaphore(size)
@@ -69,6 +76,12 @@ class AsyncReads:
             row = await cursor.fetchone()
             names = [column.name for column in cursor.description or ()]
         return detail_from_row(dict(zip(names, row, strict=True))) if row is not None else None
+
+    async def search(self, query: str, *, limit: int, offset: int) -> SearchPage:
+        """`queries.search.search_papers`, on this pool; InvalidInput as it raises."""
+        steps = postgres_search(query=query, limit=limit, offset=offset)
+        async with self.connection() as conn:
+            return await _steps.run_async(conn, steps)
 
     async def close(self) -> None:
         while self._idle:

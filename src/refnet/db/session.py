@@ -19,6 +19,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from refnet.core.errors import TransientError
+from refnet.db import paper_changes  # noqa: F401  (its session events see every commit)
 
 # SQLSTATEs that say "try again": serialization failure, deadlock, lock not available, the
 # server shutting down or starting, too many connections. Class 08 is any connection exception.

@@ -20,7 +20,7 @@ from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from refnet.api.caching import cached_json
+from refnet.api.caching import cached_json, shared_json
 from refnet.api.deps import api_state, require
 from refnet.api.errors import declare
 from refnet.api.schemas import (
@@ -33,7 +33,13 @@ from refnet.api.schemas import (
 )
 from refnet.core.errors import NotFound
 from refnet.db.queries import browse, paper_views
-from refnet.db.queries.search import MAX_LIMIT, MAX_RESULTS, search_papers
+from refnet.db.queries.search import (
+    MAX_LIMIT,
+    MAX_RESULTS,
+    SearchHit,
+    SearchPage,
+    search_papers,
+)
 from refnet.db.session import read_connection, read_scope
 from refnet.security.roles import Role
 
@@ -109,22 +115,48 @@ def list_papers(
 
 
 @router.get("/search", response_model=SearchPageOut, responses=declare(401, 403, 422, 429))
-def search(
+async def search(
     request: Request,
+    response: Response,
     q: Annotated[str, Query(description='Words, "a phrase", -excluded, OR between alternatives.')],
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 10,
     offset: Annotated[int, Query(ge=0, le=MAX_RESULTS)] = 0,
-) -> SearchPageOut:
+) -> Response:
     """Papers matching `q` in title, abstract, TL;DR, summary or keywords, best first."""
-    with read_scope(api_state(request).database_url) as session:
-        page = search_papers(session=session, query=q, limit=limit, offset=offset)
-    items = [
-        {**{k: v for k, v in asdict(hit).items() if k != "paper_id"}, "id": hit.paper_id}
-        for hit in page.hits
-    ]
-    return SearchPageOut.model_validate(
-        {"total": page.total, "total_is_exact": page.total_is_exact, "items": items}
-    )
+    state = api_state(request)
+
+    async def answer() -> dict[str, object]:
+        if state.async_reads is not None:
+            page = await state.async_reads.search(q, limit=limit, offset=offset)
+        else:
+            page = await run_in_threadpool(_search, state.database_url, q, limit, offset)
+        return {
+            "total": page.total,
+            "total_is_exact": page.total_is_exact,
+            "items": [_search_item(hit) for hit in page.hits],
+        }
+
+    name = ("search", q, limit, offset)
+    return await shared_json(request, state.response_cache, response.headers, name, answer)
+
+
+def _search(database_url: str, query: str, limit: int, offset: int) -> SearchPage:
+    with read_scope(database_url) as session:
+        return search_papers(session=session, query=query, limit=limit, offset=offset)
+
+
+def _search_item(hit: SearchHit) -> dict[str, object]:
+    return {
+        "id": hit.paper_id,
+        "s2_id": hit.s2_id,
+        "title": hit.title,
+        "year": hit.year,
+        "citation_count": hit.citation_count,
+        "rank": hit.rank,
+        "snippet": hit.snippet,
+        "title_highlighted": hit.title_highlighted,
+        "collected": hit.collected,
+    }
 
 
 def _neighbours(
@@ -161,7 +193,7 @@ def citations(
 
 
 @router.get("/{paper_id:path}/graph", response_model=GraphOut, responses=PAGED)
-def graph(
+async def graph(
     request: Request,
     response: Response,
     paper_id: PaperId,
@@ -169,10 +201,20 @@ def graph(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Nodes and edges around the paper, `depth` hops out, for drawing."""
-    with stored_paper(request, paper_id) as (session, row_id):
-        found = paper_views.paper_graph(session=session, paper_id=row_id, depth=depth, limit=limit)
-    graph = {"nodes": found.nodes, "edges": found.edges, "truncated": found.truncated}
-    return cached_json(request, graph, response.headers)
+
+    def answer() -> dict[str, object]:
+        with stored_paper(request, paper_id) as (session, row_id):
+            found = paper_views.paper_graph(
+                session=session, paper_id=row_id, depth=depth, limit=limit
+            )
+        return {"nodes": found.nodes, "edges": found.edges, "truncated": found.truncated}
+
+    async def in_thread() -> dict[str, object]:
+        return await run_in_threadpool(answer)
+
+    name = ("graph", paper_id, depth, limit)
+    cache = api_state(request).response_cache
+    return await shared_json(request, cache, response.headers, name, in_thread)
 
 
 @router.get(
@@ -201,10 +243,15 @@ async def detail(request: Request, response: Response, paper_id: PaperId) -> Res
     """Everything stored about one paper: metadata, authors, newest summary, note path."""
     state = api_state(request)
     s2_id = paper_views.s2_id_in(paper_id)
-    if state.async_reads is not None and s2_id is not None:
-        payload = await state.async_reads.paper_detail(s2_id)
-    else:
-        payload = await run_in_threadpool(_detail, state.database_url, paper_id)
-    if payload is None:
-        raise _not_stored(paper_id)
-    return cached_json(request, payload, response.headers)
+
+    async def answer() -> dict[str, object]:
+        if state.async_reads is not None and s2_id is not None:
+            payload = await state.async_reads.paper_detail(s2_id)
+        else:
+            payload = await run_in_threadpool(_detail, state.database_url, paper_id)
+        if payload is None:
+            raise _not_stored(paper_id)
+        return payload
+
+    name = ("detail", paper_id)
+    return await shared_json(request, state.response_cache, response.headers, name, answer)

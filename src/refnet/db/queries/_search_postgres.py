@@ -1,103 +1,157 @@
 """Search on PostgreSQL: `websearch_to_tsquery` against `papers.search_vector` (GIN-indexed),
-`ts_rank` for relevance, `ts_headline` for the page's snippets only (it reparses the text).
+`ts_rank` for relevance, and for the page's rows the words that matched (`_excerpts` makes the
+snippets from them).
 
-One statement counts and ranks. Its first step takes the `cap` + 1 most cited matches (the count
-is how many it found); only those are ranked. A word found in a few papers is looked up in the
-GIN index and every match is ranked; for a word found in a large share of all papers PostgreSQL
-walks `ix_papers_search_order` (most cited first) and stops after `cap` + 1 matches. Either way
-a search reads about `cap` rows, not every match: ranking 30,000 matches of "learning" would
-take a hundred times longer than the page needs.
+Only the `cap` + 1 most cited matches are read (their number is the count) and ranked: ranking
+30,000 matches of "learning" would take a hundred times longer than the page needs. There are
+two ways to find them, and which is cheaper depends on how many papers match:
+
+- a word in a few thousand papers or fewer: look the matches up in the GIN index and sort
+  them by citations (cost grows with the matches);
+- a word in a large share of all papers: walk `ix_papers_search_order`, most cited first, and
+  stop after `cap` + 1 matches (cost grows with the papers walked, about `cap` * all / matches).
+
+PostgreSQL's own choice between the two goes wrong in between: it walks for a word in 3% of
+papers and reads thirty thousand rows for 200 matches. So the search asks the planner how many
+papers it expects to match (its estimate comes from the statistics of `search_vector`) and picks
+the way whose cost is lower, by the rule in `walks_citation_order`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import String, bindparam, text
-from sqlalchemy.orm import Session
+import math
+import re
 
-from refnet.db.queries._search_rows import ELLIPSIS, MARK_END, MARK_START, SearchRow
+from refnet.db.queries._excerpts import Excerpts
+from refnet.db.queries._search_rows import SearchRow
+from refnet.db.queries._steps import Statement, Steps
 from refnet.db.queries.search_syntax import clean_query, nothing_to_search
 
-_PARSE = text(
-    "SELECT CAST(q AS text) AS tsquery, querytree(q) AS indexable "
-    "FROM websearch_to_tsquery('english', :query) AS q"
+_PARSE = (
+    "SELECT CAST(q AS text), querytree(q), "
+    "(SELECT reltuples FROM pg_class WHERE oid = CAST('papers' AS regclass)) "
+    "FROM websearch_to_tsquery('english', %(query)s) AS q"
 )
-_HIGHLIGHT = f"StartSel={MARK_START}, StopSel={MARK_END}"
-_TITLE_OPTIONS = f"{_HIGHLIGHT}, HighlightAll=true"
-_SNIPPET_OPTIONS = (
-    f'{_HIGHLIGHT}, MaxFragments=2, MaxWords=30, MinWords=12, FragmentDelimiter="{ELLIPSIS}"'
+_ESTIMATE = (
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM papers "
+    "WHERE search_vector @@ CAST(%(tsquery)s AS tsquery) AND title IS NOT NULL"
 )
-# Stray mark characters in stored text would pass for marks.
-_UNMARKED = f"translate({{}}, '{MARK_START}{MARK_END}', '')"
+_CANDIDATES = (
+    "SELECT id FROM papers WHERE search_vector @@ CAST(%(tsquery)s AS tsquery) "
+    "AND title IS NOT NULL ORDER BY {order} DESC NULLS LAST, s2_id LIMIT %(take)s"
+)
+# The order index serves `citation_count` but not `citation_count + 0`: the planner then reads
+# the matches from the GIN index whatever it estimates.
+_WALKING = _CANDIDATES.format(order="citation_count")
+_SORTING = _CANDIDATES.format(order="citation_count + 0")
+
 # The searched text besides the title, for the snippet: the newest done summary's as well.
 _SNIPPET_TEXT = (
-    "concat_ws(' ', page.tldr, page.abstract, done.tldr, done.summary, "
+    "concat_ws(' ', p.tldr, p.abstract, done.tldr, done.summary, "
     "(SELECT string_agg(value, '; ') FROM jsonb_array_elements_text(done.keywords)))"
 )
-_PAGE = text(f"""
-WITH candidates AS MATERIALIZED (
-    SELECT id, citation_count, s2_id FROM papers
-    WHERE search_vector @@ CAST(:tsquery AS tsquery) AND title IS NOT NULL
-    ORDER BY citation_count DESC NULLS LAST, s2_id
-    LIMIT :cap + 1
-),
-page AS (
-    SELECT p.id, p.s2_id, p.title, p.year, p.citation_count, p.crawl_state, p.tldr, p.abstract,
-        ts_rank(p.search_vector, CAST(:tsquery AS tsquery)) AS rank
-    FROM (
-        SELECT id FROM candidates ORDER BY citation_count DESC NULLS LAST, s2_id LIMIT :cap
-    ) AS ranked_among
-    JOIN papers AS p USING (id)
-    ORDER BY rank DESC, p.citation_count DESC NULLS LAST, p.s2_id
-    LIMIT :limit OFFSET :offset
-)
-SELECT
-    (SELECT count(*) FROM candidates) AS matched,
-    page.id, page.s2_id, page.title, page.year, page.citation_count, page.crawl_state,
-    page.rank,
-    ts_headline('english', {_UNMARKED.format(_SNIPPET_TEXT)}, CAST(:tsquery AS tsquery),
-        :snippet_options) AS snippet,
-    ts_headline('english', {_UNMARKED.format("page.title")}, CAST(:tsquery AS tsquery),
-        :title_options) AS title_marked
-FROM (SELECT 1) AS one
-LEFT JOIN page ON true
+# Prepared once per connection: nothing in its plan depends on the words searched for.
+# `matched` is the distinct words of the title and text that stem to a lexeme of the query:
+# candidates are the words starting as a lexeme does (`word_starts`), and the stemmer of the
+# `english` configuration, which made the lexemes, decides.
+_PAGE = f"""
+SELECT p.id, p.s2_id, p.title, p.year, p.citation_count, p.crawl_state, ranked.rank, body.whole,
+    ARRAY(
+        SELECT DISTINCT candidate.word
+        FROM (
+            SELECT lower(found[1]) AS word
+            FROM regexp_matches(concat_ws(' ', p.title, body.whole), %(word_starts)s, 'gi')
+                AS found
+        ) AS candidate
+        WHERE ts_lexize('english_stem', candidate.word) && CAST(%(lexemes)s AS text[])
+    )
+FROM (
+    SELECT id, citation_count, s2_id, ts_rank(search_vector, CAST(%(tsquery)s AS tsquery)) AS rank
+    FROM papers
+    WHERE id = ANY(CAST(%(ids)s AS integer[]))
+    ORDER BY rank DESC, citation_count DESC NULLS LAST, s2_id
+    LIMIT %(limit)s OFFSET %(offset)s
+) AS ranked
+JOIN papers AS p USING (id)
 LEFT JOIN LATERAL (
     SELECT s.tldr, s.summary,
         CASE WHEN jsonb_typeof(s.keywords) = 'array' THEN s.keywords ELSE '[]' END AS keywords
     FROM summaries AS s
-    WHERE s.paper_id = page.id AND s.status = 'done'
+    WHERE s.paper_id = p.id AND s.status = 'done'
     ORDER BY s.updated_at DESC, s.id DESC
     LIMIT 1
 ) AS done ON true
-ORDER BY page.rank DESC, page.citation_count DESC NULLS LAST, page.s2_id
-""").bindparams(
-    # Written into the statement: psycopg prepares a statement run often, and PostgreSQL's
-    # generic plan for it (made for no query in particular) was ten times slower for common
-    # words than the plan made for the query at hand.
-    bindparam("tsquery", type_=String(), literal_execute=True)
-)
+CROSS JOIN LATERAL (SELECT {_SNIPPET_TEXT} AS whole OFFSET 0) AS body
+ORDER BY ranked.rank DESC, ranked.citation_count DESC NULLS LAST, ranked.s2_id
+"""
+_LEXEME = re.compile(r"(!?)'((?:[^']|'')+)'")
+_PROBE_MIN = 3
 
 
-class PostgresMatches:
-    def __init__(self, session: Session, query: str) -> None:
-        self.session = session
-        parsed = session.execute(_PARSE, {"query": clean_query(query)}).one()
-        if not parsed.tsquery:
-            raise nothing_to_search("no word to look for (common words such as 'the' are skipped)")
-        if parsed.indexable in ("", "T"):
-            raise nothing_to_search("an alternative with only excluded words")
-        self.tsquery: str = parsed.tsquery
+def matches(query: str, *, limit: int, offset: int, cap: int) -> Steps[tuple[int, list[SearchRow]]]:
+    """How many papers match, counted up to `cap` + 1, and rows `offset`… of the best matches
+    (rows before `cap` only), best first. InvalidInput for a query with nothing to search."""
+    ((tsquery, indexable, papers),) = yield Statement(_PARSE, {"query": clean_query(query)})
+    if not tsquery:
+        raise nothing_to_search("no word to look for (common words such as 'the' are skipped)")
+    if indexable in ("", "T"):
+        raise nothing_to_search("an alternative with only excluded words")
+    estimate = yield Statement(_ESTIMATE, {"tsquery": tsquery}, prepare=False)
+    expected = estimate[0][0][0]["Plan"]["Plan Rows"]
+    candidates = Statement(
+        _WALKING if walks_citation_order(expected, papers, cap) else _SORTING,
+        {"tsquery": tsquery, "take": cap + 1},
+        prepare=False,
+    )
+    found = [row[0] for row in (yield candidates)]
+    if limit <= 0 or offset >= min(len(found), cap):
+        return len(found), []
+    lexemes = wanted_lexemes(tsquery)
+    page = yield Statement(
+        _PAGE,
+        {
+            "tsquery": tsquery,
+            "ids": found[:cap],
+            "limit": limit,
+            "offset": offset,
+            "word_starts": word_starts(lexemes),
+            "lexemes": lexemes,
+        },
+    )
+    rows = []
+    for paper_id, s2_id, title, year, citations, state, rank, text, matched in page:
+        excerpts = Excerpts(matched)
+        snippet, title_marked = excerpts.snippet(text), excerpts.highlighted(title)
+        rows.append(
+            SearchRow(paper_id, s2_id, title, year, citations, state, rank, snippet, title_marked)
+        )
+    return len(found), rows
 
-    def page(self, *, limit: int, offset: int, cap: int) -> tuple[int, list[SearchRow]]:
-        rows = self.session.execute(
-            _PAGE,
-            {
-                "tsquery": self.tsquery,
-                "cap": cap,
-                "limit": limit,
-                "offset": offset,
-                "snippet_options": _SNIPPET_OPTIONS,
-                "title_options": _TITLE_OPTIONS,
-            },
-        ).all()
-        matched = int(rows[0].matched)
-        return matched, [SearchRow(*row[1:]) for row in rows if row.id is not None]
+
+def walks_citation_order(expected_matches: float, papers: float, cap: int) -> bool:
+    """Whether walking the papers most cited first is cheaper than sorting every match.
+
+    Walking reads about `cap` * papers / matches rows, sorting reads every match, and a row
+    read while walking costs about twice as much (its search vector is read to test it); the
+    two cost the same at matches = sqrt(2 * cap * papers), about 6,300 of 100,000 papers.
+    """
+    if papers <= 0:  # never analyzed: a table this new is small
+        return False
+    return expected_matches > math.sqrt(2 * (cap + 1) * papers)
+
+
+def wanted_lexemes(tsquery: str) -> list[str]:
+    """The lexemes of `tsquery` a hit's text is searched for (not the excluded ones)."""
+    return [
+        lexeme.replace("''", "'") for negated, lexeme in _LEXEME.findall(tsquery) if not negated
+    ]
+
+
+def word_starts(lexemes: list[str]) -> str:
+    """A regular expression (PostgreSQL's) for the words that may stem to one of `lexemes`:
+    those starting as a lexeme does without its last letter, which stemming often changes
+    ("accuracy" is 'accuraci')."""
+    starts = sorted({lexeme if len(lexeme) <= _PROBE_MIN else lexeme[:-1] for lexeme in lexemes})
+    if not starts:
+        return "a^"  # matches nothing
+    return "\\m((?:" + "|".join(re.escape(start) for start in starts) + ")\\w*)"

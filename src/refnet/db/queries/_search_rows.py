@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 # Match marks the databases put around matched words (`ts_headline`, FTS5 `snippet()`):
 # characters no text shows, turned into <mark> tags after HTML escaping.
@@ -21,11 +21,3 @@ class SearchRow(NamedTuple):
     rank: float
     snippet: str | None
     title_highlighted: str | None
-
-
-class Matches(Protocol):
-    """The papers matching one query, on one database."""
-
-    def page(self, *, limit: int, offset: int, cap: int) -> tuple[int, list[SearchRow]]:
-        """How many papers match, counted up to `cap` + 1, and rows `offset`… of the best
-        matches (rows before `cap` only), best first."""

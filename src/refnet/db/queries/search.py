@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from refnet.core.errors import InvalidInput
 from refnet.db.models import COLLECTED_STATES
-from refnet.db.queries import _search_postgres, _search_sqlite
-from refnet.db.queries._search_rows import MARK_END, MARK_START, Matches
+from refnet.db.queries import _search_postgres, _search_sqlite, _steps
+from refnet.db.queries._search_rows import MARK_END, MARK_START, SearchRow
+from refnet.db.queries._steps import Steps
 from refnet.db.queries.search_syntax import MAX_QUERY_LENGTH, check_length
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "MAX_RESULTS",
     "SearchHit",
     "SearchPage",
+    "postgres_search",
     "search_papers",
 ]
 
@@ -70,15 +72,39 @@ def search_papers(*, session: Session, query: str, limit: int, offset: int) -> S
     Raises InvalidInput for a query with nothing to search for or longer than
     MAX_QUERY_LENGTH characters, and for a limit outside 1..MAX_LIMIT or a negative offset.
     """
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return _steps.run(session, postgres_search(query=query, limit=limit, offset=offset))
+    if dialect != "sqlite":
+        raise NotImplementedError(f"RefNet supports PostgreSQL and SQLite, not {dialect}")
+    page_size, start = _page_bounds(query, limit, offset)
+    counted, rows = _search_sqlite.SqliteMatches(session, query).page(
+        limit=page_size, offset=start, cap=MAX_RESULTS
+    )
+    return _search_page(counted, rows)
+
+
+def postgres_search(*, query: str, limit: int, offset: int) -> Steps[SearchPage]:
+    """`search_papers` on PostgreSQL as a read that `_steps` runs, on a session or async."""
+    page_size, start = _page_bounds(query, limit, offset)
+    counted, rows = yield from _search_postgres.matches(
+        query, limit=page_size, offset=start, cap=MAX_RESULTS
+    )
+    return _search_page(counted, rows)
+
+
+def _page_bounds(query: str, limit: int, offset: int) -> tuple[int, int]:
+    """The page's size and start among the first MAX_RESULTS matches; InvalidInput for a
+    query, limit or offset that is not accepted."""
     check_length(query)
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, not {limit}.")
     if offset < 0:
         raise InvalidInput(f"offset must be 0 or more, not {offset}.")
-    page_size = max(0, min(limit, MAX_RESULTS - offset))
-    counted, rows = _matches_for(session, query).page(
-        limit=page_size, offset=min(offset, MAX_RESULTS), cap=MAX_RESULTS
-    )
+    return max(0, min(limit, MAX_RESULTS - offset)), min(offset, MAX_RESULTS)
+
+
+def _search_page(counted: int, rows: list[SearchRow]) -> SearchPage:
     hits = [
         SearchHit(
             paper_id=row.paper_id,
@@ -96,15 +122,6 @@ def search_papers(*, session: Session, query: str, limit: int, offset: int) -> S
     return SearchPage(
         total=min(counted, MAX_RESULTS), hits=hits, total_is_exact=counted <= MAX_RESULTS
     )
-
-
-def _matches_for(session: Session, query: str) -> Matches:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return _search_postgres.PostgresMatches(session, query)
-    if dialect == "sqlite":
-        return _search_sqlite.SqliteMatches(session, query)
-    raise NotImplementedError(f"RefNet supports PostgreSQL and SQLite, not {dialect}")
 
 
 def marked_html(text: str | None) -> str:
