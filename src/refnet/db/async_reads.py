@@ -1,10 +1,11 @@
-"""The API's hottest reads, paper detail and search, on the event loop (PostgreSQL).
+"""The API's hottest reads, paper detail, search and graph, on the event loop (PostgreSQL).
 
 A sync read in the thread pool costs two thread hand-offs per request, and the ORM's
 per-statement work besides; on two cores that was a third of the time of a detail request.
 Here the same statements the sync path runs (detail: `queries.paper_views`, compiled once;
-search: the steps of `queries.search`) run on psycopg's async connections from a small pool of
-this process. Only PostgreSQL: the embedded SQLite default keeps the thread-pool path.
+search and graph: the steps of `queries.search` and `queries.paper_graph`) run on psycopg's
+async connections from a small pool of this process. Only PostgreSQL: the embedded SQLite
+default keeps the thread-pool path.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from refnet.core.errors import TransientError
 from refnet.db.queries import _steps
+from refnet.db.queries.paper_graph import Graph, graph_steps
 from refnet.db.queries.paper_views import detail_from_row, detail_statement_for
 from refnet.db.queries.search import SearchPage, postgres_search
 
@@ -80,6 +82,13 @@ class AsyncReads:
     async def search(self, query: str, *, limit: int, offset: int) -> SearchPage:
         """`queries.search.search_papers`, on this pool; InvalidInput as it raises."""
         steps = postgres_search(query=query, limit=limit, offset=offset)
+        async with self.connection() as conn:
+            return await _steps.run_async(conn, steps)
+
+    async def paper_graph(self, s2_id: str, *, depth: int, limit: int) -> Graph | None:
+        """`queries.paper_graph.paper_graph` of the paper with this Semantic Scholar id, or None
+        when it is not stored."""
+        steps = graph_steps("postgresql", centre=("s2_id", s2_id), depth=depth, limit=limit)
         async with self.connection() as conn:
             return await _steps.run_async(conn, steps)
 

@@ -1,4 +1,5 @@
-"""Paper detail on the event loop (PostgreSQL) answers exactly what the general path answers."""
+"""Paper detail, search and graph on the event loop (PostgreSQL) answer exactly what the general
+path answers."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import pytest
 
 from refnet.core.errors import TransientError
 from refnet.db.async_reads import AsyncReads
+from refnet.db.queries.paper_graph import Graph, paper_graph
 from refnet.db.queries.paper_views import paper_detail_for
-from refnet.db.session import read_connection
+from refnet.db.queries.search import search_papers
+from refnet.db.session import read_connection, read_scope
 from tests.integration.db.browse_support import (
     CITERS,
     REFERENCES,
@@ -60,3 +63,29 @@ def test_an_unknown_paper_is_none_and_a_database_that_is_down_a_transient_error(
     assert asyncio.run(ask(pg_url)) is None
     with pytest.raises(TransientError, match="database unavailable"):
         asyncio.run(ask("postgresql+psycopg://postgres@127.0.0.1:9/nowhere"))
+
+
+def test_search_and_graph_on_the_event_loop_are_the_general_ones(
+    pg_url: str, tmp_path: Path
+) -> None:
+    crawl_network(pg_url, tmp_path)
+    summarize(pg_url, row_ids(pg_url, [SEED])[0], summary="Retrieval helps generation.")
+    (seed_row,) = row_ids(pg_url, [SEED])
+
+    async def on_the_loop() -> tuple[object, ...]:
+        reads = AsyncReads(pg_url, size=2)
+        try:
+            return (
+                await reads.search("retrieval", limit=5, offset=0),
+                await reads.paper_graph(s2_id(SEED), depth=2, limit=50),
+                await reads.paper_graph("f" * 40, depth=1, limit=50),
+            )
+        finally:
+            await reads.close()
+
+    searched, graph, unknown = asyncio.run(on_the_loop())
+    with read_scope(pg_url) as session:
+        assert searched == search_papers(session=session, query="retrieval", limit=5, offset=0)
+        assert graph == paper_graph(session=session, paper_id=seed_row, depth=2, limit=50)
+    assert isinstance(graph, Graph) and len(graph.nodes) > 1 and graph.edges
+    assert unknown is None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from refnet.db.queries.search import MAX_RESULTS
+from refnet.db.queries import _search_postgres
+from refnet.db.queries.search import MAX_RESULTS, SearchPage
 from tests.integration.db.search_support import (
     found,
     paper,
@@ -187,3 +188,40 @@ def test_a_title_only_match_shows_the_start_of_the_abstract(url: str) -> None:
 
     assert hit.snippet.startswith("Papers cite papers")
     assert "<mark>" not in hit.snippet
+
+
+def test_either_way_of_reading_candidates_finds_the_same_pages_on_postgresql(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store_filler(pg_url)
+    count = MAX_RESULTS + 40
+    store(
+        pg_url,
+        [
+            paper(n, f"Photometry {'and photometry ' * (n % 3)}, case {n}", citations=n % 97)
+            for n in range(count)
+        ],
+    )
+
+    def pages(walks: bool) -> list[SearchPage]:
+        monkeypatch.setattr(_search_postgres, "walks_citation_order", lambda *_: walks)
+        return [search(pg_url, "photometry", limit=50, offset=offset) for offset in (0, 150)]
+
+    walked, sorted_ = pages(True), pages(False)
+
+    assert walked == sorted_
+    assert [(page.total, page.total_is_exact, len(page.hits)) for page in walked] == [
+        (MAX_RESULTS, False, 50)
+    ] * 2
+    hits = [hit for page in walked for hit in page.hits]
+    assert hits == sorted(hits, key=lambda hit: (-hit.rank, -(hit.citation_count or 0), hit.s2_id))
+
+
+def test_a_match_far_into_a_long_abstract_is_in_the_snippet(url: str) -> None:
+    filler = " ".join(["Stars form in cold clouds."] * 80)
+    store(url, [paper(1, "Star formation", abstract=f"{filler} A magnetar flared. {filler}")])
+
+    (hit,) = search(url, "magnetar").hits
+
+    assert "<mark>magnetar</mark>" in hit.snippet
+    assert len(hit.snippet.split()) < 60

@@ -201,20 +201,26 @@ async def graph(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Response:
     """Nodes and edges around the paper, `depth` hops out, for drawing."""
+    state = api_state(request)
+    s2_id = paper_views.s2_id_in(paper_id)
 
-    def answer() -> dict[str, object]:
+    def in_thread() -> paper_views.Graph:
         with stored_paper(request, paper_id) as (session, row_id):
-            found = paper_views.paper_graph(
+            return paper_views.paper_graph(
                 session=session, paper_id=row_id, depth=depth, limit=limit
             )
+
+    async def answer() -> dict[str, object]:
+        if state.async_reads is not None and s2_id is not None:
+            found = await state.async_reads.paper_graph(s2_id, depth=depth, limit=limit)
+            if found is None:
+                raise _not_stored(paper_id)
+        else:
+            found = await run_in_threadpool(in_thread)
         return {"nodes": found.nodes, "edges": found.edges, "truncated": found.truncated}
 
-    async def in_thread() -> dict[str, object]:
-        return await run_in_threadpool(answer)
-
     name = ("graph", paper_id, depth, limit)
-    cache = api_state(request).response_cache
-    return await shared_json(request, cache, response.headers, name, in_thread)
+    return await shared_json(request, state.response_cache, response.headers, name, answer)
 
 
 @router.get(

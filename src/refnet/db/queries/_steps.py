@@ -4,16 +4,21 @@ command line) and on an async psycopg connection (the API's event loop, PostgreS
 A read is a generator that yields the `Statement`s it needs one after another and is sent each
 statement's rows; what it returns is the read's result. It holds the logic, the runners only
 the I/O, so the two paths cannot drift apart.
+
+A statement is SQL text for psycopg (`%(name)s` placeholders; PostgreSQL only) or a SQLAlchemy
+Core statement (either database on a session; compiled once for psycopg on the async path).
 """
 
 from __future__ import annotations
 
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import psycopg
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement, Executable
 
 T = TypeVar("T")
 Rows = list[tuple[Any, ...]]
@@ -21,7 +26,7 @@ Rows = list[tuple[Any, ...]]
 
 @dataclass(frozen=True, slots=True)
 class Statement:
-    sql: str  # psycopg's placeholders: %(name)s
+    sql: str | Executable
     params: Mapping[str, object] = field(default_factory=dict)
     # psycopg prepares a statement run often, and PostgreSQL then plans it once for any values.
     # False for statements whose best plan depends on the values (it is planned for them).
@@ -29,29 +34,47 @@ class Statement:
 
 
 Steps = Generator[Statement, Rows, T]
+_DIALECT = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
+_COMPILED: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
 
 def run(session: Session, steps: Steps[T]) -> T:
-    """Run a read on the session's connection (PostgreSQL through psycopg)."""
-    driver = session.connection().connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
-        raise TypeError(f"a psycopg connection is needed, not {type(driver).__name__}")
+    """Run a read on the session (SQL text only on PostgreSQL through psycopg)."""
     try:
         statement = next(steps)
         while True:
-            cursor = driver.execute(statement.sql, statement.params, prepare=statement.prepare)
-            statement = steps.send(cursor.fetchall())
+            statement = steps.send(_execute(session, statement))
     except StopIteration as finished:
         return finished.value  # type: ignore[no-any-return]
+
+
+def _execute(session: Session, statement: Statement) -> Rows:
+    if not isinstance(statement.sql, str):
+        return [tuple(row) for row in session.execute(statement.sql, dict(statement.params))]
+    driver = session.connection().connection.driver_connection
+    if not isinstance(driver, psycopg.Connection):
+        raise TypeError(f"SQL text needs a psycopg connection, not {type(driver).__name__}")
+    cursor = driver.execute(statement.sql, statement.params, prepare=statement.prepare)
+    return cursor.fetchall()
 
 
 async def run_async(connection: psycopg.AsyncConnection[Any], steps: Steps[T]) -> T:
     try:
         statement = next(steps)
         while True:
-            cursor = await connection.execute(
-                statement.sql, statement.params, prepare=statement.prepare
-            )
+            sql, params = _for_psycopg(statement)
+            cursor = await connection.execute(sql, params, prepare=statement.prepare)
             statement = steps.send(await cursor.fetchall())
     except StopIteration as finished:
         return finished.value  # type: ignore[no-any-return]
+
+
+def _for_psycopg(statement: Statement) -> tuple[str, Mapping[str, object]]:
+    if isinstance(statement.sql, str):
+        return statement.sql, statement.params
+    compiled = _COMPILED.get(id(statement.sql))
+    if compiled is None:  # statements are built once, at import: this stays small
+        built = cast(ClauseElement, statement.sql).compile(dialect=_DIALECT)
+        compiled = _COMPILED[id(statement.sql)] = (statement.sql, str(built), dict(built.params))
+    _, sql, defaults = compiled
+    return sql, {**defaults, **statement.params}
