@@ -146,17 +146,7 @@ def _search(database_url: str, query: str, limit: int, offset: int) -> SearchPag
 
 
 def _search_item(hit: SearchHit) -> dict[str, object]:
-    return {
-        "id": hit.paper_id,
-        "s2_id": hit.s2_id,
-        "title": hit.title,
-        "year": hit.year,
-        "citation_count": hit.citation_count,
-        "rank": hit.rank,
-        "snippet": hit.snippet,
-        "title_highlighted": hit.title_highlighted,
-        "collected": hit.collected,
-    }
+    return {**{k: v for k, v in asdict(hit).items() if k != "paper_id"}, "id": hit.paper_id}
 
 
 def _neighbours(
