@@ -71,11 +71,12 @@ def _link_connection(session: Session, _transaction: Any, connection: Connection
 
 @event.listens_for(Engine, "after_cursor_execute")
 def _note_writes(connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+    session_info = connection.info.get(_SESSION_INFO)
+    if session_info is None or session_info.get(_CHANGED):
+        return  # no session to tell, or it knows already: no statement text to read
     for match in _WRITES.finditer(statement):
         if (match[1] or match[2]).lower() in PAPER_TABLES:
-            session_info = connection.info.get(_SESSION_INFO)
-            if session_info is not None:
-                session_info[_CHANGED] = True
+            session_info[_CHANGED] = True
             return
 
 

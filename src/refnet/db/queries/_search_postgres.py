@@ -64,7 +64,7 @@ SELECT p.id, p.s2_id, p.title, p.year, p.citation_count, p.crawl_state, ranked.r
                 AS found
         ) AS candidate
         WHERE ts_lexize('english_stem', candidate.word) && CAST(%(lexemes)s AS text[])
-    )
+    ) AS matched
 FROM (
     SELECT id, citation_count, s2_id, ts_rank(search_vector, CAST(%(tsquery)s AS tsquery)) AS rank
     FROM papers
