@@ -24,7 +24,7 @@ class ApiState:
     metrics_networks: tuple[Network, ...]
     session_lookup: AsyncSessionLookup | None  # with Redis: sessions recently found live
     response_cache: ResponseCache | None  # with Redis: detail, search and graph answers
-    async_reads: AsyncReads | None = None  # PostgreSQL: detail and search on the event loop
+    async_reads: AsyncReads | None = None  # PostgreSQL: detail, search, graph on the event loop
     inspector: QueueInspector | None = None  # with a broker
     background: BackgroundDispatcher | None = None  # embedded: tasks run in this process
 
