@@ -39,7 +39,8 @@ _COMPILED: dict[int, tuple[Executable, str, dict[str, Any]]] = {}
 
 
 def run(session: Session, steps: Steps[T]) -> T:
-    """Run a read on the session (SQL text only on PostgreSQL through psycopg)."""
+    """Run a read on the session: on PostgreSQL through its psycopg connection exactly as
+    `run_async` does; elsewhere (SQLite) Core statements only, through the session."""
     try:
         statement = next(steps)
         while True:
@@ -49,13 +50,13 @@ def run(session: Session, steps: Steps[T]) -> T:
 
 
 def _execute(session: Session, statement: Statement) -> Rows:
-    if not isinstance(statement.sql, str):
-        return [tuple(row) for row in session.execute(statement.sql, dict(statement.params))]
     driver = session.connection().connection.driver_connection
-    if not isinstance(driver, psycopg.Connection):
+    if isinstance(driver, psycopg.Connection):  # as on the async path, `prepare` included
+        sql, params = _for_psycopg(statement)
+        return driver.execute(sql, params, prepare=statement.prepare).fetchall()
+    if isinstance(statement.sql, str):
         raise TypeError(f"SQL text needs a psycopg connection, not {type(driver).__name__}")
-    cursor = driver.execute(statement.sql, statement.params, prepare=statement.prepare)
-    return cursor.fetchall()
+    return [tuple(row) for row in session.execute(statement.sql, dict(statement.params))]
 
 
 async def run_async(connection: psycopg.AsyncConnection[Any], steps: Steps[T]) -> T:
