@@ -69,6 +69,11 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
                 "JWT_",
                 "REFNET_BOOTSTRAP_",
                 "DATABASE_PASSWORD",
+                "SCHEDULE__",
+                "WORKERS__",
+                "BACKUP__",
+                "HEALTH__",
+                "FLOWER_",
             )
         ) or name in (
             "DATABASE_URL",

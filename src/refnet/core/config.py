@@ -37,6 +37,12 @@ from refnet.core.settings_sections import (
     RateLimitSettings,
     SummarizerSettings,
 )
+from refnet.core.settings_operations import (
+    BackupSettings,
+    HealthSettings,
+    ScheduleSettings,
+    WorkerSettings,
+)
 
 __all__ = [
     "MIN_JWT_SECRET_LENGTH",
@@ -45,9 +51,11 @@ __all__ = [
     "SECRET_FIELDS",
     "ApiSettings",
     "AuthSettings",
+    "BackupSettings",
     "CrawlSettings",
     "PdfSettings",
     "RateLimitSettings",
+    "ScheduleSettings",
     "Settings",
     "SummarizerSettings",
     "describe_settings_errors",
@@ -93,6 +101,14 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     auth: AuthSettings = AuthSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
+    schedule: ScheduleSettings = ScheduleSettings()
+    workers: WorkerSettings = WorkerSettings()
+    backup: BackupSettings = BackupSettings()
+    health: HealthSettings = HealthSettings()
+
+    # Flower (`refnet flower`): basic auth; production refuses to start it without both.
+    flower_user: str | None = None
+    flower_password: SecretStr | None = None
 
     # Signs the API's tokens. Unset outside production: a random one kept under the data dir.
     jwt_secret: SecretStr | None = None
@@ -157,12 +173,14 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
         return value
 
-    @field_validator("jwt_secret", "database_password", "refnet_bootstrap_admin_password")
+    @field_validator(
+        "jwt_secret", "database_password", "refnet_bootstrap_admin_password", "flower_password"
+    )
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
         return value if value is not None and value.get_secret_value().strip() else None
 
-    @field_validator("refnet_bootstrap_admin")
+    @field_validator("refnet_bootstrap_admin", "flower_user")
     @classmethod
     def _empty_name_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
@@ -227,6 +245,10 @@ class Settings(BaseSettings):
     @property
     def broker_url(self) -> str | None:
         return self.celery_broker_url or self.redis_url
+
+    @property
+    def backup_dir(self) -> Path:
+        return self.backup.dir or self.data_dir / "backups"
 
     @property
     def pdf_cache_dir(self) -> Path:

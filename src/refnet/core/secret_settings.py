@@ -24,6 +24,7 @@ SECRET_FIELDS = (
     "jwt_previous_secrets",
     "database_password",
     "refnet_bootstrap_admin_password",
+    "flower_password",
 )
 PLACEHOLDER_SECRETS = {"changethis", "changeme", "secret", "password", "xxx", "todo"}
 PLACEHOLDER_WORDS = (
@@ -46,6 +47,7 @@ PRODUCTION_SECRET_LENGTHS = {
     "jwt_secret": MIN_JWT_SECRET_LENGTH,
     "jwt_previous_secrets": MIN_JWT_SECRET_LENGTH,
     "database_password": MIN_SECRET_LENGTH,
+    "flower_password": MIN_SECRET_LENGTH,
 }
 
 

@@ -1,0 +1,1 @@
+"""`refnet backup …`: database and vault backups."""
