@@ -25,10 +25,14 @@ CELERY = str(VENV_BIN / "celery")
 
 @contextmanager
 def running_workers(
-    commands: Sequence[Sequence[str]], env: dict[str, str], logs: Path
+    commands: Sequence[Sequence[str]],
+    env: dict[str, str],
+    logs: Path,
+    *,
+    workers: int | None = None,
 ) -> Iterator[Celery]:
-    """Start `commands` (one worker each, output to `logs/worker<i>.log`); yields an app that
-    talks to them, once every one answers a ping."""
+    """Start `commands` (output to `logs/worker<i>.log`); yields an app that talks to them, once
+    `workers` of them (default: every one) answer a ping."""
     environment = {**os.environ, **env}
     files = [open(logs / f"worker{i}.log", "wb") for i in range(len(commands))]  # noqa: SIM115
     processes = [
@@ -40,7 +44,7 @@ def running_workers(
     app = make_celery(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]))
     try:
         deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=1.0)) < len(commands):
+        while len(app.control.ping(timeout=1.0)) < (workers or len(commands)):
             assert time.monotonic() < deadline, "workers did not start: " + tail(logs)
         yield app
     finally:

@@ -19,7 +19,7 @@ from refnet import __version__
 from refnet.api.deps import no_unknown_query
 from refnet.api.edge import EdgeMiddleware
 from refnet.api.errors import declare, install_handlers
-from refnet.api.routers import admin, auth, health, papers, pipeline, queue, seeds
+from refnet.api.routers import admin, auth, health, operations, papers, pipeline, queue, seeds
 from refnet.api.state import ApiState
 from refnet.core.config import Settings, get_settings
 from refnet.core.handoff import use_dispatcher
@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.refnet = state
     install_handlers(app)
-    for module in (health, auth, pipeline, papers, queue, seeds, admin):
+    for module in (health, auth, operations, pipeline, papers, queue, seeds, admin):
         app.include_router(module.router)
     if settings.api.cors_origins:
         app.add_middleware(

@@ -117,24 +117,38 @@ def generate(
 @app.command()
 def worker(
     queue: QueueName = typer.Option(..., "--queue", "-Q", help="The queue this worker serves."),
-    concurrency: int = typer.Option(1, "--concurrency", "-c", min=1),
+    concurrency: int | None = typer.Option(
+        None, "--concurrency", "-c", min=1, help="Default: WORKERS__<QUEUE>__CONCURRENCY."
+    ),
     loglevel: str | None = typer.Option(None, "--loglevel", "-l", help="Default: LOG_LEVEL."),
 ) -> None:
-    """Serve one queue (same as `celery -A refnet.worker worker -Q QUEUE`).
+    """Serve one queue (same as `celery -A refnet.worker worker -Q QUEUE`), sized by
+    WORKERS__<QUEUE>__*. SIGTERM stops it warmly: the running task finishes first.
 
     Its logs are JSON lines on stderr (LOG_FORMAT=console for people)."""
     settings = load_settings()
     if settings.broker_url is None:
         fail("a worker needs a broker: set REDIS_URL or CELERY_BROKER_URL", 2)
+    from refnet.cli.operations import refuse_startup_problems
     from refnet.worker import app as celery_app
 
+    refuse_startup_problems(celery_app)
+    sizing = settings.workers.for_queue(queue.value)
     celery_app.worker_main(
         [
             "worker",
             "--queues",
             queue.value,
             "--concurrency",
-            str(concurrency),
+            str(concurrency or sizing.concurrency),
+            "--prefetch-multiplier",
+            str(sizing.prefetch),
+            "--max-tasks-per-child",
+            str(sizing.max_tasks_per_child),
+            "--time-limit",
+            str(sizing.time_limit),
+            "--soft-time-limit",
+            str(sizing.time_limit - min(300, sizing.time_limit // 10)),
             "--loglevel",
             loglevel or settings.log_level,
             "--hostname",

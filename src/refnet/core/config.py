@@ -29,6 +29,12 @@ from refnet.core.secret_settings import (
     url_password,
     with_password,
 )
+from refnet.core.settings_operations import (
+    BackupSettings,
+    HealthSettings,
+    ScheduleSettings,
+    WorkerSettings,
+)
 from refnet.core.settings_sections import (
     ApiSettings,
     AuthSettings,
@@ -36,12 +42,6 @@ from refnet.core.settings_sections import (
     PdfSettings,
     RateLimitSettings,
     SummarizerSettings,
-)
-from refnet.core.settings_operations import (
-    BackupSettings,
-    HealthSettings,
-    ScheduleSettings,
-    WorkerSettings,
 )
 
 __all__ = [

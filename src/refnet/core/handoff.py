@@ -23,6 +23,12 @@ SUMMARIZE_JOB = "refnet.summarizer.summarize_job"
 SUMMARIZE_PENDING = "refnet.summarizer.summarize_pending"
 SUMMARIZE_PAPERS = "refnet.summarizer.summarize_papers"
 GENERATE_VAULT = "refnet.generator.generate_vault"
+RECRAWL_WATCHED = "refnet.crawler.recrawl_watched"
+BACKUP_DATABASE = "refnet.maintenance.backup_database"
+BACKUP_VAULT = "refnet.maintenance.backup_vault"
+PRUNE_BACKUPS = "refnet.maintenance.prune_backups"
+CHECK_HEALTH = "refnet.maintenance.check_health"
+REPORT_STATISTICS = "refnet.maintenance.report_statistics"
 
 VAULT_UPDATE_FLAG = "refnet:generator:vault-update-requested"
 VAULT_UPDATE_FLAG_SECONDS = 6 * 3600

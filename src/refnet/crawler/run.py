@@ -59,13 +59,21 @@ class JobBusy(RefNetError):
 
 class JobRun:
     def __init__(
-        self, job_id: int, database_url: str, source: PaperSource, progress: ProgressCallback
+        self,
+        job_id: int,
+        database_url: str,
+        source: PaperSource,
+        progress: ProgressCallback,
+        *,
+        runner: str | None = None,
     ) -> None:
         self.job_id = job_id
         self.url = database_url
         self.source = source
         self.progress = progress
-        self.runner = str(uuid.uuid4())
+        # A task passes its delivery id: delivered again after its worker died, it takes its own
+        # lease back at once instead of waiting for the lease to run out.
+        self.runner = runner or str(uuid.uuid4())
         self.requests_at_start = _requests(source)
         self.requests_before = 0  # what the job had counted when this process took it
         self.analyzed_size = 0
@@ -88,7 +96,7 @@ class JobRun:
                 return outcome_of(job)
             heartbeat = as_utc(job.heartbeat_at or job.updated_at)
             silent = utcnow() - heartbeat
-            if job.status == JobStatus.RUNNING and silent < LEASE:
+            if job.status == JobStatus.RUNNING and silent < LEASE and job.runner != self.runner:
                 raise JobBusy(
                     f"crawl job {job.id} is already running (last progress "
                     f"{heartbeat:%H:%M:%S} UTC); wait for it, or run this again after "

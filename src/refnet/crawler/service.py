@@ -57,13 +57,14 @@ def run_crawl(
     database_url: str,
     source: PaperSource,
     on_progress: ProgressCallback | None = None,
+    runner: str | None = None,
 ) -> CrawlOutcome:
     """Run (or resume) a job to the end. Failures are recorded on the job, not raised:
     a permanent one (unknown seed, a refused key) fails it, a transient one (API down) pauses it
     and the outcome says how long the source asked to wait. A job that has finished already is
     left as it is. JobBusy when another process has the job (from the start, or by taking it
     over while this one stalled)."""
-    run = JobRun(job_id, database_url, source, on_progress or (lambda _: None))
+    run = JobRun(job_id, database_url, source, on_progress or (lambda _: None), runner=runner)
     finished = run.begin()
     if finished is not None:
         return finished

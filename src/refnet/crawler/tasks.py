@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from refnet.core.backoff import task_retry_delay
 from refnet.core.config import get_settings
 from refnet.core.errors import TransientError
-from refnet.core.handoff import CRAWL_SEEDS, SUMMARIZE_JOB, enqueue
+from refnet.core.handoff import CRAWL_SEEDS, RECRAWL_WATCHED, SUMMARIZE_JOB, enqueue
 from refnet.crawler.service import JobBusy, run_crawl
+from refnet.crawler.watch import mark_recrawled, start_recrawls
 from refnet.db.models import JobStatus
 from refnet.db.queries.crawl import get_job
 from refnet.db.session import session_scope
 from refnet.sources.factory import open_source
+from refnet.sources.semantic_scholar import SemanticScholarClient
 
 log = structlog.get_logger(__name__)
 
 
-@shared_task(name=CRAWL_SEEDS)
-def crawl_seeds(job_id: int) -> str:
+@shared_task(name=CRAWL_SEEDS, bind=True)
+def crawl_seeds(self: Task[..., Any], job_id: int) -> str:
     """Run (or resume) crawl job `job_id`, then queue summaries of what it collected.
 
     A paused job (the source stayed down, or asked us to wait longer than a worker should) is
@@ -39,7 +43,7 @@ def crawl_seeds(job_id: int) -> str:
         return "missing"
     source = open_source(source_name, settings)
     try:
-        outcome = run_crawl(job_id, database_url=url, source=source)
+        outcome = run_crawl(job_id, database_url=url, source=source, runner=self.request.id)
     except JobBusy as exc:
         log.info("crawl_job_busy", job_id=job_id, reason=str(exc))
         raise TransientError(str(exc), retry_after=exc.retry_after) from exc
@@ -54,5 +58,26 @@ def crawl_seeds(job_id: int) -> str:
     if outcome.status == JobStatus.PAUSED:
         raise TransientError(outcome.error or "crawl paused", retry_after=outcome.retry_after)
     if outcome.status == JobStatus.COMPLETED:
+        mark_recrawled(database_url=url, job_id=job_id)
         enqueue(SUMMARIZE_JOB, job_id=job_id)
     return outcome.status
+
+
+@shared_task(name=RECRAWL_WATCHED)
+def recrawl_watched(batch: int = 50) -> dict[str, int]:
+    """Queue the incremental crawl of up to `batch` watched seeds, longest unvisited first.
+
+    Each seed's job is created once: a sweep that runs again before the job finished finds it
+    and queues it again (a job is run by one worker at a time, so that costs nothing)."""
+    settings = get_settings()
+    jobs = start_recrawls(
+        database_url=settings.effective_database_url,
+        source_name=SemanticScholarClient.name,
+        max_papers=settings.crawl.max_papers,
+        limit=batch,
+    )
+    for job_id, _ in jobs:
+        enqueue(CRAWL_SEEDS, job_id=job_id)
+    started = sum(not existing for _, existing in jobs)
+    log.info("recrawls_queued", jobs=len(jobs), new=started)
+    return {"jobs": len(jobs), "new": started}

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import timedelta
 
+from sqlalchemy import or_, select, update
+
 from refnet.core.errors import InvalidInput
 from refnet.core.ids import parse_paper_id
 from refnet.crawler.params import CrawlOutcome, CrawlParams
 from refnet.crawler.service import run_crawl, start_crawl
 from refnet.db.base import utcnow
-from refnet.db.models import JobKind, JobStatus, WatchedSeed
+from refnet.db.models import CrawlJob, JobKind, JobStatus, Paper, WatchedSeed
 from refnet.db.queries._dialect import insert_for
 from refnet.db.queries.crawl import list_watched_seeds
 from refnet.db.queries.lookups import lookup_paper
@@ -42,29 +44,59 @@ def watch_seeds(*, database_url: str, seeds: Sequence[str]) -> int:
         return len(rows)
 
 
+def start_recrawls(
+    *, database_url: str, source_name: str, max_papers: int, limit: int | None = None
+) -> list[tuple[int, bool]]:
+    """One incremental job per active watched seed (the `limit` longest unvisited): citations
+    published since its last crawl. A seed whose job has not finished yet gets that job again
+    (job, True) rather than a second one."""
+    with session_scope(database_url) as session:
+        watched = list_watched_seeds(session=session, limit=limit)
+    jobs = []
+    for _, s2_id, last in watched:
+        since = (last - LOOKBACK).date().isoformat()
+        params = CrawlParams(max_depth=1, max_papers=max_papers, published_since=f"{since}:")
+        jobs.append(
+            start_crawl(
+                database_url=database_url,
+                seeds=[s2_id],
+                params=params,
+                source_name=source_name,
+                kind=JobKind.INCREMENTAL,
+            )
+        )
+    return jobs
+
+
+def mark_recrawled(*, database_url: str, job_id: int) -> None:
+    """After an incremental job completed: its seeds were crawled as of the job's start, so the
+    next re-crawl asks only for citations published since then."""
+    with session_scope(database_url) as session:
+        job = session.get(CrawlJob, job_id)
+        if job is None or job.kind != JobKind.INCREMENTAL or job.status != JobStatus.COMPLETED:
+            return
+        crawled_at = job.started_at or job.created_at
+        session.execute(
+            update(WatchedSeed)
+            .where(
+                WatchedSeed.paper_id.in_(select(Paper.id).where(Paper.s2_id.in_(job.seed_ids))),
+                or_(
+                    WatchedSeed.last_crawled_at.is_(None), WatchedSeed.last_crawled_at < crawled_at
+                ),
+            )
+            .values(last_crawled_at=crawled_at)
+        )
+
+
 def recrawl_watched(
     *, database_url: str, source: PaperSource, max_papers: int
 ) -> list[CrawlOutcome]:
-    """One incremental job per active watched seed: citations published since its last crawl."""
-    with session_scope(database_url) as session:
-        watched = list_watched_seeds(session=session)
+    """Run the incremental job of every active watched seed here, one after another."""
     outcomes = []
-    for watch_id, s2_id, last in watched:
-        since = (last - LOOKBACK).date().isoformat()
-        params = CrawlParams(max_depth=1, max_papers=max_papers, published_since=f"{since}:")
-        job_id, _ = start_crawl(
-            database_url=database_url,
-            seeds=[s2_id],
-            params=params,
-            source_name=source.name,
-            kind=JobKind.INCREMENTAL,
-        )
-        started = utcnow()
+    for job_id, _ in start_recrawls(
+        database_url=database_url, source_name=source.name, max_papers=max_papers
+    ):
         outcome = run_crawl(job_id, database_url=database_url, source=source)
-        if outcome.status == JobStatus.COMPLETED:
-            with session_scope(database_url) as session:
-                seed = session.get(WatchedSeed, watch_id)
-                if seed is not None:
-                    seed.last_crawled_at = started
+        mark_recrawled(database_url=database_url, job_id=job_id)
         outcomes.append(outcome)
     return outcomes

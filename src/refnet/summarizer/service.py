@@ -72,6 +72,9 @@ class Summarizer:
     max_attempts: int = 5
     retry_delay: float = 30.0  # before the first retry of a paper; doubles with each attempt
     stale_claim: timedelta = summaries_q.STALE_CLAIM
+    # The task delivery this summarizer works for: the same delivery after a crash takes back
+    # its own claims at once.
+    claimer: str | None = None
 
     @property
     def key(self) -> SummaryKey:
@@ -123,7 +126,11 @@ class Summarizer:
             ):
                 return _Claim(text, status=existing.status)
             claimed = summaries_q.claim_summary(
-                session=session, paper_id=paper_id, key=self.key, stale_before=stale_before
+                session=session,
+                paper_id=paper_id,
+                key=self.key,
+                stale_before=stale_before,
+                claimer=self.claimer,
             )
             attempts = (existing.attempts if existing is not None else 0) + 1
             return _Claim(text, claimed=claimed, attempts=attempts)

@@ -8,9 +8,10 @@ for whatever happened. At the soft time limit the papers not yet done go to a fr
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import structlog
-from celery import shared_task
+from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 
 from refnet.core.config import Settings, get_settings
@@ -49,26 +50,31 @@ def summarize_job(job_id: int) -> int:
 
 
 @shared_task(name=SUMMARIZE_PENDING)
-def summarize_pending() -> int:
-    """Queue summaries of every vault paper without one (failed and deferred ones included, and
-    those made from the abstract whose PDF is due another try)."""
+def summarize_pending(batch: int | None = None) -> int:
+    """Queue summaries of vault papers without one (failed and deferred ones included, and
+    those made from the abstract whose PDF is due another try): the `batch` oldest, else all."""
     summarizer = make_summarizer(get_settings(), fetch_pdfs=False)
     with session_scope(summarizer.database_url) as session:
-        ids = papers_needing_summary(session=session, key=summarizer.key)
+        ids = papers_needing_summary(session=session, key=summarizer.key, limit=batch)
     return _queue_chunks(ids)
 
 
-@shared_task(name=SUMMARIZE_PAPERS)
-def summarize_papers(paper_ids: list[int], request_id: int | None = None) -> dict[str, int]:
+@shared_task(name=SUMMARIZE_PAPERS, bind=True)
+def summarize_papers(
+    self: Task[..., Any], paper_ids: list[int], request_id: int | None = None
+) -> dict[str, int]:
     """Summarize a few papers, then ask for a vault update. `request_id`: the API request this
     answers, marked running, then done or failed."""
     settings = get_settings()
     with tracked(settings.effective_database_url, request_id):
-        return _summarize_papers(settings, paper_ids)
+        return _summarize_papers(settings, paper_ids, claimer=self.request.id)
 
 
-def _summarize_papers(settings: Settings, paper_ids: list[int]) -> dict[str, int]:
+def _summarize_papers(
+    settings: Settings, paper_ids: list[int], *, claimer: str | None
+) -> dict[str, int]:
     summarizer = make_summarizer(settings)
+    summarizer.claimer = claimer
     outcomes: Counter[str] = Counter()
     retries: dict[int, float] = {}
     remaining = list(paper_ids)

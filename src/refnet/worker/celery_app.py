@@ -18,10 +18,16 @@ from pydantic import ValidationError
 from refnet.core.config import Settings, describe_settings_errors, get_settings
 from refnet.core.handoff import Dispatcher
 from refnet.worker.dispatch import start_dispatching
-from refnet.worker.policies import VISIBILITY_TIMEOUT, task_annotations
+from refnet.worker.policies import task_annotations, visibility_timeout
 from refnet.worker.queues import DEFAULT_QUEUE, TASK_ROUTES, QueueName
+from refnet.worker.schedule import beat_schedule
 
-TASK_MODULES = ["refnet.crawler.tasks", "refnet.summarizer.tasks", "refnet.generator.tasks"]
+TASK_MODULES = [
+    "refnet.crawler.tasks",
+    "refnet.summarizer.tasks",
+    "refnet.generator.tasks",
+    "refnet.worker.maintenance",
+]
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -32,6 +38,10 @@ def make_celery(settings: Settings) -> Celery:
         set_as_current=True,
     )
     broker = settings.broker_url
+    longest_queue_limit = max(
+        settings.workers.for_queue(queue.value).time_limit for queue in QueueName
+    )
+    lock_timeout = settings.schedule.lock_timeout
     app.conf.update(
         broker_url=broker or "memory://",
         task_always_eager=broker is None,
@@ -47,9 +57,15 @@ def make_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         worker_redirect_stdouts=False,
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
-        timezone="UTC",
+        broker_transport_options={"visibility_timeout": visibility_timeout(longest_queue_limit)},
+        timezone=settings.schedule.timezone,  # beat's crontabs; every stored time stays UTC
         enable_utc=True,
+        beat_schedule=beat_schedule(settings),
+        # RedBeat: the schedule, last runs and the one-beat lock live in Redis.
+        redbeat_redis_url=settings.redis_url,
+        redbeat_key_prefix="refnet:beat:",
+        redbeat_lock_timeout=lock_timeout,
+        beat_max_loop_interval=max(1, lock_timeout // 5),
     )
     app.loader.import_default_modules()
     return app

@@ -9,15 +9,22 @@ In-process (the embedded default) nothing waits: the error reaches the caller, w
 
 from __future__ import annotations
 
+import inspect
+import typing
+from functools import cached_property
 from typing import Any
 
 from celery import Task
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from refnet.core.backoff import MAX_DELAY, task_retry_delay
-from refnet.core.errors import TransientError
+from refnet.core.errors import InvalidInput, TransientError
 from refnet.core.handoff import (
+    BACKUP_DATABASE,
+    BACKUP_VAULT,
     CRAWL_SEEDS,
     GENERATE_VAULT,
+    RECRAWL_WATCHED,
     SUMMARIZE_JOB,
     SUMMARIZE_PAPERS,
     SUMMARIZE_PENDING,
@@ -35,11 +42,21 @@ TIME_LIMITS: dict[str, tuple[int, int]] = {
     SUMMARIZE_PENDING: (240, 300),
     SUMMARIZE_PAPERS: (1500, 1800),
     GENERATE_VAULT: (1500, 1800),
+    RECRAWL_WATCHED: (240, 300),
+    BACKUP_DATABASE: (3 * 3600 - 300, 3 * 3600),
+    BACKUP_VAULT: (3600 - 120, 3600),
 }
 
-# The broker must not hand a task that is still running (acks_late) or waiting for its countdown
-# to a second worker before this.
-VISIBILITY_TIMEOUT = int(max(hard for _, hard in TIME_LIMITS.values()) + MAX_RETRY_DELAY + 600)
+
+def visibility_timeout(longest_queue_limit: int = 0) -> int:
+    """How long the broker waits before handing a task that is still running (acks_late) or
+    waiting for its countdown to a second worker: past every time limit and the longest retry
+    delay."""
+    longest = max(longest_queue_limit, *(hard for _, hard in TIME_LIMITS.values()))
+    return int(longest + MAX_RETRY_DELAY + 600)
+
+
+VISIBILITY_TIMEOUT = visibility_timeout()
 
 
 def task_annotations() -> dict[str, dict[str, Any]]:
@@ -57,6 +74,7 @@ class RefNetTask(Task[..., Any]):
     max_retries = MAX_RETRIES
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.check_arguments(args, kwargs)
         try:
             return super().__call__(*args, **kwargs)
         except TransientError as exc:
@@ -64,3 +82,45 @@ class RefNetTask(Task[..., Any]):
                 raise
             countdown = task_retry_delay(self.request.retries, exc.retry_after)
             raise self.retry(exc=exc, countdown=countdown) from exc
+
+    def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """InvalidInput naming each malformed argument (a message from an older version, or one
+        written by hand), before the task touches anything."""
+        try:
+            bound = inspect.signature(self.run).bind(*args, **kwargs)
+            self._arguments.model_validate(bound.arguments)
+        except TypeError as exc:
+            raise InvalidInput(f"malformed arguments for {self.name}: {exc}") from None
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+                for error in exc.errors(include_url=False)
+            )
+            raise InvalidInput(f"malformed arguments for {self.name}: {problems}") from None
+
+    @cached_property
+    def _arguments(self) -> type[BaseModel]:
+        hints = typing.get_type_hints(self.run)
+        fields: dict[str, Any] = {
+            name: (
+                hints.get(name, Any),
+                ... if parameter.default is inspect.Parameter.empty else parameter.default,
+            )
+            for name, parameter in inspect.signature(self.run).parameters.items()
+        }
+        return create_model("Arguments", __config__=ConfigDict(strict=True), **fields)
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        if self.request.is_eager or self.request.called_directly:
+            return  # the caller sees the error itself
+        from refnet.worker import failures
+
+        delivery = self.request.delivery_info or {}
+        failures.record(
+            task_id=task_id,
+            task_name=self.name,
+            queue=delivery.get("routing_key"),
+            kwargs=kwargs or {},
+            exc=exc,
+            retries=self.request.retries,
+        )

@@ -8,6 +8,8 @@ shutdown line are replaced by the events `worker_started` and `worker_stopping`.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -25,7 +27,11 @@ from celery.signals import (
 
 from refnet.core.config import get_settings
 from refnet.core.logging import configure_logging
+from refnet.db.queries import operations
+from refnet.db.session import session_scope
+from refnet.worker import failures
 from refnet.worker.dispatch import start_dispatching
+from refnet.worker.schedule import SCHEDULE_HEADER
 
 log = structlog.get_logger(__name__)
 
@@ -82,8 +88,38 @@ def log_warm_shutdown(sender: Any = None, **_: Any) -> None:
 @task_prerun.connect
 def bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     structlog.contextvars.bind_contextvars(task_id=task_id, task=getattr(task, "name", None))
+    entry = scheduled_entry(task)
+    if entry is not None:
+        _record(operations.record_started, entry=entry, task_name=task.name)
 
 
 @task_postrun.connect
-def clear_task_context(**_: Any) -> None:
+def clear_task_context(
+    task: Any = None, state: str | None = None, retval: Any = None, **_: Any
+) -> None:
     structlog.contextvars.unbind_contextvars("task_id", "task")
+    entry = scheduled_entry(task)
+    if entry is None or state not in ("SUCCESS", "FAILURE"):
+        return  # a retry: the run goes on
+    if state == "SUCCESS":
+        outcome, detail = "ok", json.dumps(retval, default=str, sort_keys=True)
+    else:
+        outcome, detail = "failed", failures.describe(retval, retries=task.request.retries)
+    _record(operations.record_finished, entry=entry, outcome=outcome, detail=detail)
+
+
+def scheduled_entry(task: Any) -> str | None:
+    """The beat entry that fired this run, from the message's header; None when not scheduled."""
+    request = getattr(task, "request", None)
+    if request is None:
+        return None
+    entry = getattr(request, SCHEDULE_HEADER, None) or (request.headers or {}).get(SCHEDULE_HEADER)
+    return str(entry) if entry else None
+
+
+def _record(write: Callable[..., None], **values: Any) -> None:
+    try:
+        with session_scope(get_settings().effective_database_url) as session:
+            write(session=session, **values)
+    except Exception as exc:  # a missing record must not fail the run
+        log.warning("schedule_run_not_recorded", reason=str(exc)[:200], **values)

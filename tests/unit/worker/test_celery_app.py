@@ -26,6 +26,12 @@ EXPECTED_QUEUES = {
     "refnet.summarizer.summarize_pending": "summarizer",
     "refnet.summarizer.summarize_papers": "summarizer",
     "refnet.generator.generate_vault": "generator",
+    "refnet.crawler.recrawl_watched": "crawler",
+    "refnet.maintenance.backup_database": "maintenance",
+    "refnet.maintenance.backup_vault": "maintenance",
+    "refnet.maintenance.prune_backups": "maintenance",
+    "refnet.maintenance.check_health": "maintenance",
+    "refnet.maintenance.report_statistics": "maintenance",
 }
 STACK = Settings(redis_url="redis://127.0.0.1:6379/15")
 
@@ -59,12 +65,27 @@ def test_broker_url_prefers_celery_broker_url() -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_QUEUES))
 def test_tasks_are_safe_to_redeliver_and_have_time_limits(name: str) -> None:
+    """Long tasks carry limits of their own; the others get their worker's
+    (WORKERS__<QUEUE>__TIME_LIMIT); the broker waits past all of them."""
     task = make_celery(STACK).tasks[name]
     assert isinstance(task, RefNetTask)
     assert task.acks_late and task.reject_on_worker_lost and task.max_retries
-    assert (task.soft_time_limit, task.time_limit) == TIME_LIMITS[name]
-    assert task.soft_time_limit < task.time_limit
-    assert task.time_limit + MAX_RETRY_DELAY < VISIBILITY_TIMEOUT
+    queue_limit = STACK.workers.for_queue(EXPECTED_QUEUES[name]).time_limit
+    if name in TIME_LIMITS:
+        assert (task.soft_time_limit, task.time_limit) == TIME_LIMITS[name]
+        assert task.soft_time_limit < task.time_limit
+    else:
+        assert task.time_limit is None
+    longest = task.time_limit or queue_limit
+    assert longest + MAX_RETRY_DELAY < VISIBILITY_TIMEOUT
+
+
+def test_a_longer_worker_time_limit_raises_the_visibility_timeout() -> None:
+    settings = Settings(
+        redis_url="redis://127.0.0.1:6379/15", workers={"generator": {"time_limit": 8 * 3600}}
+    )
+    timeout = make_celery(settings).conf.broker_transport_options["visibility_timeout"]
+    assert timeout > 8 * 3600 + MAX_RETRY_DELAY
 
 
 def test_visibility_timeout_reaches_the_broker() -> None:

@@ -9,6 +9,7 @@ from refnet.db.models.crawl import (
     JobStatus,
     WatchedSeed,
 )
+from refnet.db.models.operations import FailureStatus, HealthFinding, ScheduleRun, TaskFailure
 from refnet.db.models.paper import (
     COLLECTED_STATES,
     Author,
@@ -29,8 +30,10 @@ __all__ = [
     "Citation",
     "CrawlJob",
     "CrawlState",
+    "FailureStatus",
     "FrontierEntry",
     "FrontierState",
+    "HealthFinding",
     "InputKind",
     "JobKind",
     "JobStatus",
@@ -41,8 +44,10 @@ __all__ = [
     "RefreshToken",
     "RequestKind",
     "RequestStatus",
+    "ScheduleRun",
     "Summary",
     "SummaryStatus",
+    "TaskFailure",
     "TaskRequest",
     "User",
     "VaultFile",

@@ -49,6 +49,9 @@ class Summary(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(default=0)
     claimed_at: Mapped[datetime | None]
+    # Who holds the claim: the task delivery (a redelivered message takes its own claim back at
+    # once instead of waiting for it to go stale), or None.
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     completed_at: Mapped[datetime | None]  # when a provider last answered (and was paid)
     # Remaking a done summary from the PDF it had to do without: claimed since, and the
     # provider's answer kept here until it is parsed. The summary itself stays done meanwhile.

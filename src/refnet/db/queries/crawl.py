@@ -94,17 +94,17 @@ def take_write_turn(*, session: Session) -> None:
     hold_advisory_lock(session, WRITE_TURN_LOCK)
 
 
-def list_watched_seeds(*, session: Session) -> list[tuple[int, str, datetime]]:
-    """Active watched seeds as (watch id, S2 id, crawled last), in one query."""
+def list_watched_seeds(
+    *, session: Session, limit: int | None = None
+) -> list[tuple[int, str, datetime]]:
+    """Active watched seeds as (watch id, S2 id, crawled last), longest unvisited first."""
+    last = func.coalesce(WatchedSeed.last_crawled_at, Paper.expanded_at, WatchedSeed.created_at)
     rows = session.execute(
-        select(
-            WatchedSeed.id,
-            Paper.s2_id,
-            func.coalesce(WatchedSeed.last_crawled_at, Paper.expanded_at, WatchedSeed.created_at),
-        )
+        select(WatchedSeed.id, Paper.s2_id, last)
         .join(Paper, Paper.id == WatchedSeed.paper_id)
         .where(WatchedSeed.active)
-        .order_by(WatchedSeed.id)
+        .order_by(last, WatchedSeed.id)
+        .limit(limit)
     )
     return [(watch_id, s2_id, as_utc(last)) for watch_id, s2_id, last in rows]
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from refnet.db.base import utcnow
@@ -27,6 +27,7 @@ from refnet.db.models import (
 )
 from refnet.db.queries._dialect import insert_rows
 from refnet.db.queries.crawl import IN_FRONTIER
+from refnet.db.queries.papers import touch_papers
 from refnet.db.queries.pdfs import pdf_retry_due
 
 STALE_CLAIM = timedelta(minutes=30)  # longer than a summary task's hard time limit
@@ -59,11 +60,17 @@ def get_summary(*, session: Session, paper_id: int, key: SummaryKey) -> Summary 
 
 
 def claim_summary(
-    *, session: Session, paper_id: int, key: SummaryKey, stale_before: datetime
+    *,
+    session: Session,
+    paper_id: int,
+    key: SummaryKey,
+    stale_before: datetime,
+    claimer: str | None = None,
 ) -> bool:
     """Take the summary for this worker (compare-and-set); False when it is done or taken.
 
-    A claim older than `stale_before` belongs to a worker that died, and is taken over.
+    A claim older than `stale_before` belongs to a worker that died, and is taken over; so is a
+    claim made by `claimer` itself (the same task delivered again after its worker died).
     """
     now = utcnow()
     insert_rows(
@@ -87,9 +94,11 @@ def claim_summary(
             }
         ],
     )
+    running = Summary.status == SummaryStatus.RUNNING.value
     claimable = or_(
         Summary.status.in_([s.value for s in CLAIMABLE]),
-        and_(Summary.status == SummaryStatus.RUNNING.value, Summary.claimed_at < stale_before),
+        and_(running, Summary.claimed_at < stale_before),
+        and_(running, Summary.claimed_by == claimer) if claimer is not None else false(),
     )
     result = session.execute(
         update(Summary)
@@ -98,6 +107,7 @@ def claim_summary(
             status=SummaryStatus.RUNNING.value,
             attempts=Summary.attempts + 1,
             claimed_at=now,
+            claimed_by=claimer,
             updated_at=now,
         )
         .execution_options(synchronize_session=False)
@@ -211,8 +221,9 @@ def papers_needing_summary(
     job_id: int | None = None,
     retry_failed: bool = True,
     stale_before: datetime | None = None,
+    limit: int | None = None,
 ) -> list[int]:
-    """Vault papers without a settled summary for this key, oldest first.
+    """Vault papers without a settled summary for this key, oldest first (the first `limit`).
 
     Settled: done (unless `remake_due`); failed after a paid answer (final for the key); or
     claimed by a worker since `stale_before` (default: 30 minutes ago). A claim older than that
@@ -233,7 +244,7 @@ def papers_needing_summary(
         query = query.join(FrontierEntry, FrontierEntry.paper_id == Paper.id).where(
             FrontierEntry.job_id == job_id, FrontierEntry.state.in_(IN_FRONTIER)
         )
-    return list(session.scalars(query.order_by(Paper.id)))
+    return list(session.scalars(query.order_by(Paper.id).limit(limit)))
 
 
 def job_summary_counts(*, session: Session, job_id: int) -> dict[str, int]:
@@ -275,3 +286,12 @@ def set_summary(
         .values(**values, updated_at=utcnow())
         .execution_options(synchronize_session=False)
     )
+
+
+def delete_summaries(*, session: Session, summary_ids: list[int]) -> None:
+    """Delete summaries, and stamp their papers as changed so their vault notes drop them on
+    the next incremental run (nothing else says a summary is gone). Delete them only here."""
+    found = select(Summary.paper_id).where(Summary.id.in_(summary_ids))
+    paper_ids = set(session.scalars(found))
+    session.execute(delete(Summary).where(Summary.id.in_(summary_ids)))
+    touch_papers(session=session, paper_ids=paper_ids)
