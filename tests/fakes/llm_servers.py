@@ -103,8 +103,10 @@ class FakeLLMServer(LoopbackServer):
         answer_text: str | None = None,
         api_key: str | None = None,
         stall_seconds: float = 2.0,
+        latency: float = 0.0,
     ) -> None:
         super().__init__()
+        self.latency = latency  # seconds each answer takes, as a real model's would
         self.answer_text = answer_text
         self.api_key = api_key
         self.stall_seconds = stall_seconds
@@ -160,6 +162,8 @@ class FakeLLMServer(LoopbackServer):
             return self.fault(fault, key)
         if kind == "timeout":
             self.stall(self.stall_seconds)
+        elif self.latency:
+            self.stall(self.latency)
         return self.answer(body, kind)
 
     def answer(self, body: dict[str, Any], kind: str | None) -> Reply:

@@ -56,8 +56,6 @@ def parse_timing(text: str) -> Timing:
 class ScheduleEntry(BaseModel):
     enabled: bool = True
     timing: str
-    # Items one run takes on (seeds, papers); a sweep queues them in small tasks.
-    batch: int = Field(default=100, ge=1)
     # Seconds a fired run may wait in the queue before it is dropped (default: one interval, or
     # an hour for a crontab), so runs missed while workers were down are not piled up.
     expires: float | None = Field(default=None, gt=0)
@@ -79,12 +77,17 @@ class ScheduleEntry(BaseModel):
         return self.parsed.every or CRONTAB_EXPIRY
 
 
-class RecrawlEntry(ScheduleEntry):
+class BatchedEntry(ScheduleEntry):
+    # Items one run takes on (seeds, papers); a sweep queues them in small tasks.
+    batch: int = Field(default=100, ge=1)
+
+
+class RecrawlEntry(BatchedEntry):
     timing: str = "0 3 * * *"
     batch: int = Field(default=50, ge=1)  # watched seeds per run
 
 
-class SummarySweepEntry(ScheduleEntry):
+class SummarySweepEntry(BatchedEntry):
     timing: str = "15m"
     batch: int = Field(default=200, ge=1)  # papers per run
 

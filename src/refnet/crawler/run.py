@@ -20,7 +20,6 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -41,7 +40,7 @@ from refnet.db.session import session_scope
 from refnet.sources.base import PaperSource
 
 log = structlog.get_logger(__name__)
-LEASE = timedelta(minutes=10)
+LEASE = crawl_q.JOB_LEASE
 DB_ATTEMPTS = 5  # tries of one step's transaction against passing database conflicts
 KNOWN_ROWS_LIMIT = 200_000  # S2 ids remembered with their rows (most of a crawl's references)
 ProgressCallback = Callable[[CrawlProgress], None]

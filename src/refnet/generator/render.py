@@ -40,6 +40,7 @@ NOTE_KEYS = (
     "summary_provider",
     "refnet_updated",
 )
+MAP_KEYS = ("tags", "seed")  # the keys RefNet owns in a seed's map note
 S2_PAPER_URL = "https://www.semanticscholar.org/paper/"
 UNTITLED = "Untitled"
 _WORD_HASH = re.compile(r"(^|\s)#(?=\S)", re.MULTILINE)
@@ -265,4 +266,5 @@ def render_map(note: NoteInputs) -> RenderedNote:
             ),
         ]
     )
-    return RenderedNote({"tags": ["refnet-map"], "seed": f"[[{key}]]"}, body)
+    values = {"tags": ["refnet-map"], "seed": f"[[{key}]]"}
+    return RenderedNote({name: values[name] for name in MAP_KEYS}, body)

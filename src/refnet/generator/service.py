@@ -5,14 +5,20 @@ at (the run's start, less `LATE_COMMIT_SLACK`). A note is rendered again when it
 one of its summaries, one of its edges or one of its neighbours is newer than that
 (`list_changed_note_ids`), when it was never written or failed, or when its file is gone. A
 rendered note is written only if its bytes differ from the file's.
+
+Deletions leave no newer row behind: whatever deletes an edge or a summary stamps the papers
+concerned (`delete_citations`, `delete_summaries`). A deleted paper leaves its record without a
+paper: its note is removed or marked (`retire`), and the notes it linked to are rendered again.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import structlog
@@ -39,7 +45,7 @@ from refnet.db.queries.vault import (
     upsert_vault_files,
 )
 from refnet.db.session import session_scope
-from refnet.generator import vault
+from refnet.generator import retire, vault
 from refnet.generator.adopt import orphaned_files
 from refnet.generator.canvas import render_canvas
 from refnet.generator.citekeys import family_name, make_citekey
@@ -65,6 +71,10 @@ class GenerateReport:
     other_files_written: int = 0
     seconds: float = 0.0
     notes_rendered: int = 0  # notes whose inputs changed (or all, with `full`)
+    # Files of papers gone from the database (maps and canvases: no longer seeds), deleted as
+    # RefNet wrote them, or kept because the user added to them (see refnet.generator.retire).
+    files_removed: int = 0
+    files_kept: int = 0
 
 
 @dataclass
@@ -76,6 +86,7 @@ class _Run:
     rows: dict[str, VaultFileRow]  # what RefNet wrote before, by path
     known: dict[int, LinkedPaper] = field(default_factory=dict)  # neighbour rows read so far
     orphans: dict[str, str | None] = field(default_factory=dict)  # see refnet.generator.adopt
+    notes_failed: int = 0  # of the notes of vault papers
 
     def owned(self, path: str) -> bool:
         row = self.rows.get(path)
@@ -128,11 +139,14 @@ def _generate(*, database_url: str, vault_dir: Path, full: bool) -> GenerateRepo
         log.info("vault_temp_files_removed", files=removed)
     with session_scope(database_url) as session:
         run.rows = list_vault_files(session=session, kinds=[VaultFileKind.NOTE.value])
-        recorded = set(run.rows) | set(list_vault_files(session=session, kinds=OTHER_KINDS))
-        run.orphans = orphaned_files(vault_dir, recorded)
-        citekeys = _assign_citekeys(session, run)
-        changed = set() if full else list_changed_note_ids(session=session)
+        others = list_vault_files(session=session, kinds=OTHER_KINDS)
+        run.orphans = orphaned_files(vault_dir, set(run.rows) | set(others))
+        papers = list_vault_papers(session=session)
         seed_ids = list_seed_ids(session=session)
+        linked = _retire(session, run, {pid for pid, _ in papers}, seed_ids, others)
+        citekeys = _assign_citekeys(session, run, papers)
+        changed = set() if full else list_changed_note_ids(session=session)
+    changed.update(pid for pid, key in citekeys.items() if key in linked)
     todo = [pid for pid, key in citekeys.items() if full or pid in changed or _stale(run, pid, key)]
     with ThreadPoolExecutor(WRITERS, thread_name_prefix="vault-writer") as writers:
         for part in chunks(sorted(todo), CHUNK):
@@ -140,8 +154,7 @@ def _generate(*, database_url: str, vault_dir: Path, full: bool) -> GenerateRepo
     with session_scope(database_url) as session:
         set_notes_seen(session=session, seen_until=run.seen_until)
     run.report.notes_rendered = len(todo)
-    failed_notes = sum(1 for path, _ in run.report.notes_failed if path.startswith("papers/"))
-    run.report.notes_unchanged = len(citekeys) - run.report.notes_written - failed_notes
+    run.report.notes_unchanged = len(citekeys) - run.report.notes_written - run.notes_failed
     _write_overview(run, seed_ids)
     run.report.seconds = round(time.monotonic() - started, 3)
     log.info(
@@ -154,6 +167,8 @@ def _generate(*, database_url: str, vault_dir: Path, full: bool) -> GenerateRepo
         notes_unchanged=run.report.notes_unchanged,
         files_failed=len(run.report.notes_failed),
         other_files_written=run.report.other_files_written,
+        files_removed=run.report.files_removed,
+        files_kept=run.report.files_kept,
         seconds=run.report.seconds,
     )
     return run.report
@@ -171,22 +186,65 @@ def _write_notes(
         inputs = list_note_inputs(
             session=session, paper_ids=paper_ids, seed_ids=seed_ids, known=run.known
         )
-    merged = []
+    # (path, paper id, the merge to run again if the user saves the note before it is
+    # written (kept only for a note to write), its result)
+    merged: list[tuple[str, int, Callable[[], vault.FileResult] | None, vault.FileResult]] = []
     for note in inputs:
         path = vault.note_path(note.paper.citekey)
-        rendered = render_note(note)
-        result = vault.merge_note(
-            run.vault_dir / path, rendered.front_matter, rendered.body, owned=run.owned(path)
-        )
-        merged.append((path, note.paper.id, result))
+        merge = _merge_note(run, path, render_note(note))
+        first = merge()
+        merged.append((path, note.paper.id, merge if first.status == "changed" else None, first))
     del inputs
-    written = writers.map(lambda item: vault.write_result(run.vault_dir / item[0], item[2]), merged)
+    written = writers.map(lambda item: vault.write_result(run.vault_dir / item[0], item[3]), merged)
     records = []
-    for (path, paper_id, _), result in zip(merged, written, strict=True):
+    for (path, paper_id, again, _), result in zip(merged, written, strict=True):
+        if result.status == "edited" and again is not None:  # saved in Obsidian meanwhile
+            attempts = vault.WRITE_ATTEMPTS - 1
+            result = vault.write_merged(run.vault_dir / path, again, attempts=attempts)
         run.report.notes_written += result.status == "written"
+        run.notes_failed += result.status == "failed"
         records.append(run.record(path, VaultFileKind.NOTE.value, paper_id, result))
     with session_scope(run.url) as session:
         upsert_vault_files(session=session, rows=records)
+
+
+def _merge_note(run: _Run, path: str, rendered: RenderedNote) -> Callable[[], vault.FileResult]:
+    """The merge of a rendered note with the file at `path`, to run again if the file changes."""
+    return partial(
+        vault.merge_note,
+        run.vault_dir / path,
+        rendered.front_matter,
+        rendered.body,
+        owned=run.owned(path),
+    )
+
+
+def _retire(
+    session: Session,
+    run: _Run,
+    vault_ids: set[int],
+    seed_ids: set[int],
+    others: dict[str, VaultFileRow],
+) -> set[str]:
+    """Remove or mark the files of papers gone from the vault (maps and canvases: from the
+    seeds), and forget them; returns the citekeys their notes linked to."""
+    gone = [row for row in run.rows.values() if row.paper_id not in vault_ids]
+    index = VaultFileKind.INDEX.value
+    gone += [r for r in others.values() if r.kind != index and r.paper_id not in seed_ids]
+    if not gone:
+        return set()
+    retired = retire.retire_files(run.vault_dir, gone, today=utcnow().date())
+    delete_vault_files(session=session, paths=retired.forget)
+    for path in retired.forget:
+        run.rows.pop(path, None)
+    run.report.files_removed += len(retired.removed)
+    run.report.files_kept += len(retired.kept)
+    run.report.notes_failed.extend(retired.failed)
+    if retired.kept:  # released: RefNet's by its marks, to take over if the paper comes back
+        recorded = set(run.rows) | (set(others) - set(retired.forget))
+        run.orphans = orphaned_files(run.vault_dir, recorded)
+    log.info("vault_files_retired", removed=len(retired.removed), kept=len(retired.kept))
+    return retired.linked
 
 
 def _stale(run: _Run, paper_id: int, citekey: str) -> bool:
@@ -197,13 +255,14 @@ def _stale(run: _Run, paper_id: int, citekey: str) -> bool:
     return not (run.vault_dir / row.path).is_file()
 
 
-def _assign_citekeys(session: Session, run: _Run) -> dict[int, str]:
+def _assign_citekeys(
+    session: Session, run: _Run, papers: list[tuple[int, str | None]]
+) -> dict[int, str]:
     """Every vault paper's citekey, giving one to papers new to the vault.
 
     A paper whose note was never written, and whose path now holds a file RefNet did not
     write, gets another key: nothing links to the old one yet (its note does not exist).
     """
-    papers = list_vault_papers(session=session)
     new = [pid for pid, key in papers if key is None]
     new, keys_taken_over = _take_over_orphans(session, run, new)
     blocked = [
@@ -266,23 +325,19 @@ def _write_overview(run: _Run, seed_ids: set[int]) -> None:
         entries = list_index_entries(session=session)
         seeds = list_note_inputs(session=session, paper_ids=sorted(seed_ids), seed_ids=seed_ids)
 
-    def note(path: str, rendered: RenderedNote) -> vault.FileResult:
-        return vault.merge_note(
-            run.vault_dir / path, rendered.front_matter, rendered.body, owned=run.owned(path)
-        )
-
     index = render_index(papers=entries, seeds=[e for e in entries if e.paper_id in seed_ids])
-    planned: list[tuple[str, str, int | None, vault.FileResult]] = [
-        (vault.INDEX_PATH, VaultFileKind.INDEX.value, None, note(vault.INDEX_PATH, index))
+    index_note = _merge_note(run, vault.INDEX_PATH, index)
+    planned: list[tuple[str, str, int | None, Callable[[], vault.FileResult]]] = [
+        (vault.INDEX_PATH, VaultFileKind.INDEX.value, None, index_note)
     ]
     for seed in seeds:
         key, seed_id = seed.paper.citekey, seed.paper.id
         map_path, canvas_path = vault.map_path(key), vault.canvas_path(key)
-        planned.append(
-            (map_path, VaultFileKind.MAP.value, seed_id, note(map_path, render_map(seed)))
-        )
+        map_note = _merge_note(run, map_path, render_map(seed))
+        planned.append((map_path, VaultFileKind.MAP.value, seed_id, map_note))
         previous = run.rows.get(canvas_path)
-        canvas = vault.merge_file(
+        canvas = partial(
+            vault.merge_file,
             run.vault_dir / canvas_path,
             render_canvas(seed).encode("utf-8"),
             owned=run.owned(canvas_path),
@@ -290,8 +345,8 @@ def _write_overview(run: _Run, seed_ids: set[int]) -> None:
         )
         planned.append((canvas_path, VaultFileKind.CANVAS.value, seed_id, canvas))
     records = []
-    for path, kind, paper_id, merged in planned:
-        result = vault.write_result(run.vault_dir / path, merged)
+    for path, kind, paper_id, merge in planned:
+        result = vault.write_merged(run.vault_dir / path, merge)
         run.report.other_files_written += result.status == "written"
         records.append(run.record(path, kind, paper_id, result))
     with session_scope(run.url) as session:

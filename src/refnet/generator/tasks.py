@@ -26,4 +26,6 @@ def generate_vault_task(full: bool = False, request_id: int | None = None) -> di
         "notes_written": report.notes_written,
         "notes_unchanged": report.notes_unchanged,
         "notes_failed": len(report.notes_failed),
+        "files_removed": report.files_removed,
+        "files_kept": report.files_kept,
     }

@@ -4,6 +4,11 @@ A note is front matter, RefNet's body, the line `%% refnet:end %%`, then the use
 regeneration the user's part is kept byte for byte, and front-matter keys RefNet does not own
 are kept (verbatim, in their order, after RefNet's keys). A file RefNet never wrote is never
 read into a merge, let alone replaced.
+
+The user may save a note in Obsidian while RefNet merges it (in place, or through a temp file
+renamed over it). A merge remembers the hash of what it read; just before the rename the file
+is read again, and if it changed RefNet merges again (`write_merged`), a few times at most,
+then leaves the note as the user saved it for the next run.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +43,14 @@ _TEMP_SUFFIX = ".tmp"
 _TEMP_NAME = re.compile(r"\.refnet-[0-9a-f]{12}\.tmp$")
 _PLAIN_KEY = re.compile(r"([A-Za-z_][\w-]*):(?:\s|$)")
 
-Status = Literal["changed", "written", "unchanged", "failed"]
+# `edited`: the file changed after it was read for the merge; nothing was written.
+Status = Literal["changed", "written", "unchanged", "failed", "edited"]
+ABSENT = "absent"  # `FileResult.base` of a file that did not exist when it was read
+WRITE_ATTEMPTS = 3  # merges of a file the user keeps saving, before it is left for the next run
+EDITED_ERROR = (
+    "the file kept changing while RefNet merged it; it is left as it is until the next run"
+)
+REMOVED_KEY = "refnet_removed"  # marks a note kept after its paper left the database
 
 
 def note_path(citekey: str) -> str:
@@ -61,12 +73,19 @@ class NoteConflict(Exception):
     """The file cannot be merged safely; the message tells the user what to fix."""
 
 
+class FileEdited(Exception):
+    """The file is no longer what the merge read: written in between, renamed over or deleted."""
+
+
 @dataclass(frozen=True, slots=True)
 class FileResult:
     status: Status
     content_hash: str | None = None
     error: str | None = None
     data: bytes | None = None  # what to write, while `changed`
+    # The hash of the file the merge read (ABSENT when there was none): the write goes ahead
+    # only if the file is still that. None: not checked.
+    base: str | None = None
 
 
 def content_hash(data: bytes) -> str:
@@ -92,9 +111,19 @@ def dump_front_matter(values: dict[str, Any]) -> str:
     return text
 
 
-def atomic_write(path: Path, data: bytes) -> None:
+def current_base(path: Path) -> str:
+    """What `FileResult.base` would say of the file now: its content hash, or ABSENT."""
+    existing = read_file(path)
+    return ABSENT if existing is None else content_hash(existing)
+
+
+def atomic_write(path: Path, data: bytes, *, base: str | None = None) -> None:
     """Write via a temp file in the same directory, fsync, then rename over `path`.
 
+    With `base`, the file is read again just before the rename and `FileEdited` is raised if it
+    is no longer what the merge read: checking by content rather than by mtime and size sees a
+    save within one timestamp tick, and lets a file saved unchanged through. What is left is
+    the time between that read and the rename, microseconds against the whole merge before.
     On any error the temp file is removed, so a full or read-only disk leaves `path` as it was.
     """
     temp = os.path.join(path.parent, f".refnet-{secrets.token_hex(6)}{_TEMP_SUFFIX}")
@@ -107,6 +136,8 @@ def atomic_write(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if base is not None and current_base(path) != base:
+            raise FileEdited(str(path))
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -210,13 +241,14 @@ def compose_note(front_matter: dict[str, Any], body: str, existing: str | None) 
     if existing is not None:
         old_front, old_body = split_note(existing)
         mine = user_part(old_body)
-        own_front = foreign_front_matter(old_front, set(front_matter))
+        own_front = foreign_front_matter(old_front, {*front_matter, REMOVED_KEY})
     front = dump_front_matter(front_matter) + own_front
     head = f"---\n{front}---\n" if front else ""
     return f"{head}{body.rstrip()}\n\n{MARKER}\n{mine}"
 
 
-def _read(path: Path) -> bytes | None:
+def read_file(path: Path) -> bytes | None:
+    """The file's bytes; None when there is none."""
     try:
         return path.read_bytes()
     except FileNotFoundError:
@@ -226,7 +258,7 @@ def _read(path: Path) -> bytes | None:
 def merge_note(path: Path, front_matter: dict[str, Any], body: str, *, owned: bool) -> FileResult:
     """The note's new bytes (status `changed`), or `unchanged`, or `failed` with a reason."""
     try:
-        existing = _read(path)
+        existing = read_file(path)
         if existing is not None and not owned:
             raise NoteConflict("a file RefNet did not write is at this path; it is left alone")
         try:
@@ -246,7 +278,7 @@ def merge_file(path: Path, data: bytes, *, owned: bool, last_hash: str | None) -
     delete the file to get RefNet's layout back.
     """
     try:
-        existing = _read(path)
+        existing = read_file(path)
         if existing is not None and not owned:
             raise NoteConflict("a file RefNet did not write is at this path; it is left alone")
         if existing is not None and last_hash and content_hash(existing) != last_hash:
@@ -260,7 +292,8 @@ def _compare(data: bytes, existing: bytes | None) -> FileResult:
     digest = content_hash(data)
     if existing == data:
         return FileResult("unchanged", content_hash=digest)
-    return FileResult("changed", content_hash=digest, data=data)
+    base = ABSENT if existing is None else content_hash(existing)
+    return FileResult("changed", content_hash=digest, data=data, base=base)
 
 
 def write_result(path: Path, result: FileResult) -> FileResult:
@@ -273,10 +306,32 @@ def write_result(path: Path, result: FileResult) -> FileResult:
     try:
         if not os.path.isdir(path.parent):
             path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, result.data)
+        atomic_write(path, result.data, base=result.base)
+    except FileEdited:
+        return FileResult("edited")
     except OSError as exc:
         return FileResult("failed", error=describe(exc))
     return FileResult("written", content_hash=result.content_hash)
+
+
+def write_merged(
+    path: Path,
+    merge: Callable[[], FileResult],
+    result: FileResult | None = None,
+    *,
+    attempts: int = WRITE_ATTEMPTS,
+) -> FileResult:
+    """Merge (unless `result` is that merge) and write, merging again while the file keeps
+    changing under the write; after `attempts` writes it is left as it is, `failed`.
+
+    A file deleted meanwhile is merged as a new one: what the user deleted does not come back.
+    """
+    for _ in range(attempts):
+        result = write_result(path, merge() if result is None else result)
+        if result.status != "edited":
+            return result
+        result = None
+    return FileResult("failed", error=EDITED_ERROR)
 
 
 def remove_stale_temp_files(vault_dir: Path, *, older_than: float = 3600.0) -> int:

@@ -1,1 +1,1 @@
-"""Operations: health checks (and, later, backups and restores)."""
+"""Operations: readiness and health checks, backups, restores and their retention."""

@@ -26,7 +26,7 @@ from refnet.core.handoff import (
     REPORT_STATISTICS,
     SUMMARIZE_PENDING,
 )
-from refnet.core.settings_operations import ScheduleEntry
+from refnet.core.settings_operations import BatchedEntry, ScheduleEntry
 
 SCHEDULE_HEADER = "refnet_schedule_entry"
 
@@ -39,9 +39,14 @@ class Job:
     kwargs: Callable[[ScheduleEntry], dict[str, Any]] = lambda _: {}
 
 
+def _batch(entry: ScheduleEntry) -> dict[str, Any]:
+    assert isinstance(entry, BatchedEntry)
+    return {"batch": entry.batch}
+
+
 JOBS: Mapping[str, Job] = {
-    "recrawl": Job(RECRAWL_WATCHED, lambda entry: {"batch": entry.batch}),
-    "summary_sweep": Job(SUMMARIZE_PENDING, lambda entry: {"batch": entry.batch}),
+    "recrawl": Job(RECRAWL_WATCHED, _batch),
+    "summary_sweep": Job(SUMMARIZE_PENDING, _batch),
     "regenerate": Job(GENERATE_VAULT),
     "backup_database": Job(BACKUP_DATABASE),
     "backup_vault": Job(BACKUP_VAULT),

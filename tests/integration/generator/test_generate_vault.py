@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -17,15 +16,12 @@ from refnet.db.queries import vault as vault_queries
 from refnet.db.session import get_engine
 from refnet.generator import service
 from refnet.generator.render import NOTE_KEYS
-from refnet.generator.service import GenerateReport, generate_vault
 from tests.integration.generator.factory import (
     MARKER,
     citekeys,
     files,
-    inode,
     links,
     make_edges,
-    make_paper,
     make_seeds,
     make_summary,
     resolve,
@@ -34,119 +30,14 @@ from tests.integration.generator.factory import (
     update_paper,
     vault_rows,
 )
-
-
-@dataclass
-class Network:
-    url: str
-    ids: dict[str, int]
-    edges: list[tuple[str, str]]  # (citing, cited) by name, stubs included
-
-    def neighbours(self, name: str) -> set[str]:
-        return {b for a, b in self.edges if a == name} | {a for a, b in self.edges if b == name}
-
-
-VAULT = ("rag", "dpr", "bert", "attention", "tricky", "lewis2", "undated", "atlas")
-STUBS = ("stub_doi", "stub")
-
-
-def build(url: str) -> Network:
-    ids = {
-        "rag": make_paper(
-            url,
-            title="Retrieval-Augmented Generation for Knowledge-Intensive NLP Tasks",
-            authors=["Patrick Lewis", "Ethan Perez"],
-            doi="10.5555/rag",
-        ),
-        "dpr": make_paper(
-            url,
-            title="Dense Passage Retrieval for Open-Domain Question Answering",
-            authors=["Vladimir Karpukhin"],
-        ),
-        "bert": make_paper(
-            url,
-            title="BERT: Pre-training of Deep Bidirectional Transformers",
-            year=2019,
-            authors=["Jacob Devlin"],
-        ),
-        "attention": make_paper(
-            url,
-            title="Attention Is All You Need",
-            year=2017,
-            state="expanded",
-            authors=["Ashish Vaswani"],
-        ),
-        "tricky": make_paper(
-            url,
-            title='Colon: "Quotes" | Pipes [[and]] #Tags %% yes',
-            year=2021,
-            authors=["Hervé Jégou"],
-            fields_of_study=["Computer Science", "Économie"],
-            abstract="An [[abstract]] with #hashtags\n%% refnet:end %%\nand more.",
-        ),
-        "lewis2": make_paper(url, title="Retrieval Tricks", authors=["Mike Lewis"]),
-        "undated": make_paper(url, title="Untimely Thoughts", year=None, authors=["F. Nietzsche"]),
-        "atlas": make_paper(
-            url, title="Atlas: Few-shot Learning", year=2022, authors=["Gautier Izacard"]
-        ),
-        "stub_doi": make_paper(
-            url,
-            title="A Stub Known By Reference",
-            year=2015,
-            state="discovered",
-            doi="10.1/stub",
-            authors=["John Smith"],
-        ),
-        "stub": make_paper(url, title=None, year=None, state="discovered", abstract=None),
-    }
-    edges = [
-        ("rag", "dpr"),
-        ("rag", "bert"),
-        ("rag", "attention"),
-        ("rag", "stub_doi"),
-        ("dpr", "bert"),
-        ("bert", "attention"),
-        ("tricky", "rag"),
-        ("atlas", "rag"),
-        ("atlas", "dpr"),
-        ("lewis2", "rag"),
-        ("stub", "rag"),
-        ("undated", "attention"),
-    ]
-    make_edges(url, [(ids[a], ids[b]) for a, b in edges])
-    make_summary(url, ids["rag"], provider="anthropic")
-    make_summary(url, ids["dpr"], provider="extractive")
-    make_summary(url, ids["bert"], status="pending")
-    make_seeds(url, [ids["rag"]])
-    make_seeds(url, [ids["dpr"]])
-    return Network(url, ids, edges)
-
-
-@pytest.fixture
-def network(database_url: str) -> Network:
-    return build(database_url)
-
-
-@pytest.fixture
-def vault_dir(tmp_path: Path) -> Path:
-    return tmp_path / "vault"  # beside, not around, the SQLite file
-
-
-def generate(network: Network, vault_dir: Path, *, full: bool = False) -> GenerateReport:
-    return generate_vault(database_url=network.url, vault_dir=vault_dir, full=full)
-
-
-def snapshot(vault_dir: Path) -> dict[str, tuple[int, int]]:
-    return {path: inode(p) for path, p in files(vault_dir).items()}
-
-
-def changed(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> set[str]:
-    return {path for path in after if before.get(path) != after[path]}
-
-
-def note_paths(network: Network, *names: str) -> set[str]:
-    keys = citekeys(network.url)
-    return {f"papers/{keys[network.ids[name]]}.md" for name in names}
+from tests.integration.generator.sample import (
+    VAULT,
+    Network,
+    changed,
+    generate,
+    note_paths,
+    snapshot,
+)
 
 
 def test_vault_reads_back_with_links_that_match_the_stored_edges(

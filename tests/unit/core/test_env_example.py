@@ -17,16 +17,21 @@ def documented_names() -> set[str]:
     return set(names)
 
 
-def setting_names() -> set[str]:
+def variables(model: type[BaseModel], prefix: str = "") -> set[str]:
+    """The environment variable of every field, nested sections joined with `__`."""
     names = set()
-    for name, field in Settings.model_fields.items():
+    for name, field in model.model_fields.items():
         alias = field.validation_alias
         annotation = field.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            names |= {f"{name.upper()}__{n.upper()}" for n in annotation.model_fields}
+            names |= variables(annotation, f"{prefix}{name.upper()}__")
         else:
-            names.add(str(alias) if isinstance(alias, str) else name.upper())
-    return names | {f"{n.upper()}_FILE" for n in SECRET_FIELDS}
+            names.add(str(alias) if isinstance(alias, str) else f"{prefix}{name.upper()}")
+    return names
+
+
+def setting_names() -> set[str]:
+    return variables(Settings) | {f"{n.upper()}_FILE" for n in SECRET_FIELDS}
 
 
 def test_every_setting_is_documented() -> None:

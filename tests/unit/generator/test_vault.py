@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from refnet.generator.vault import (
     note_stems,
     remove_stale_temp_files,
     split_note,
+    write_merged,
     write_result,
 )
 
@@ -155,6 +158,82 @@ def test_a_failed_write_leaves_the_old_file_and_no_temp_file(
     assert result.error == f"{errno.errorcode[code]}: {os.strerror(code)}"
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["note.md"]
+
+
+def saving_during_fsync(monkeypatch: pytest.MonkeyPatch, save: Callable[[], None]) -> None:
+    """The user saves right after RefNet synced its temp file, before the rename."""
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        real_fsync(fd)
+        save()
+
+    monkeypatch.setattr(vault.os, "fsync", fsync)
+
+
+def test_a_file_saved_after_the_merge_read_it_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text(compose_note(OURS, BODY, None))
+    merged = merge_note(path, {**OURS, "year": 2021}, BODY, owned=True)
+    saving_during_fsync(monkeypatch, lambda: path.write_text(path.read_text() + "Mine.\n"))
+    assert write_result(path, merged) == FileResult("edited")
+    assert path.read_text().endswith(f"{MARKER}\nMine.\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["note.md"]  # no temp file left
+
+
+def test_a_file_created_where_there_was_none_is_not_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    merged = merge_note(path, OURS, BODY, owned=True)
+    assert merged.base == vault.ABSENT
+    saving_during_fsync(monkeypatch, lambda: path.write_text("someone else's\n"))
+    assert write_result(path, merged).status == "edited"
+    assert path.read_text() == "someone else's\n"
+
+
+def test_a_file_saved_unchanged_meanwhile_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text(compose_note(OURS, BODY, None))
+    merged = merge_note(path, {**OURS, "year": 2021}, BODY, owned=True)
+    saving_during_fsync(monkeypatch, lambda: path.write_text(path.read_text()))  # same bytes
+    assert write_result(path, merged).status == "written"
+    assert "year: 2021" in path.read_text()
+
+
+def test_write_merged_merges_again_until_the_file_holds_still(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text(compose_note(OURS, BODY, None))
+    saves = iter(["One.\n", "Two.\n"])
+
+    def save() -> None:
+        if (line := next(saves, None)) is not None:
+            path.write_text(path.read_text() + line)
+
+    saving_during_fsync(monkeypatch, save)
+    merge = partial(merge_note, path, {**OURS, "year": 2021}, BODY, owned=True)
+    assert write_merged(path, merge).status == "written"
+    text = path.read_text()
+    assert "year: 2021" in text and text.endswith(f"{MARKER}\nOne.\nTwo.\n")
+
+
+def test_write_merged_gives_up_on_a_file_that_never_holds_still(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "note.md"
+    path.write_text(compose_note(OURS, BODY, None))
+    saving_during_fsync(monkeypatch, lambda: path.write_text(path.read_text() + "More.\n"))
+    merge = partial(merge_note, path, {**OURS, "year": 2021}, BODY, owned=True)
+    assert write_merged(path, merge) == FileResult("failed", error=vault.EDITED_ERROR)
+    text = path.read_text()
+    assert "year: 2021" not in text
+    assert text.endswith("More.\n" * vault.WRITE_ATTEMPTS)
 
 
 def test_a_directory_where_the_note_should_be_fails_with_a_reason(tmp_path: Path) -> None:

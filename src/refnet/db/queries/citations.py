@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, text, tuple_
 from sqlalchemy.orm import Session
 
 from refnet.core.batching import chunks
 from refnet.db.base import utcnow
 from refnet.db.models import Citation
 from refnet.db.queries._dialect import insert_rows
+from refnet.db.queries.papers import touch_papers
+
+IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +57,19 @@ def upsert_citations(*, session: Session, edges: Iterable[EdgeRow]) -> None:
             },
         ),
     )
+
+
+def delete_citations(*, session: Session, edges: Iterable[tuple[int, int]]) -> None:
+    """Delete `(citing, cited)` edges, and stamp both ends as changed so the vault notes that
+    listed the edge drop it on the next incremental run (nothing else says an edge is gone).
+
+    Delete edges only through here; a paper's edges go before the paper.
+    """
+    pairs = sorted(set(edges))
+    for part in chunks(pairs, IN_CHUNK):
+        edge = tuple_(Citation.citing_id, Citation.cited_id)
+        session.execute(delete(Citation).where(edge.in_(part)))
+    touch_papers(session=session, paper_ids=[paper_id for pair in pairs for paper_id in pair])
 
 
 def _insert_bare_edges(session: Session, rows: list[dict[str, Any]]) -> None:

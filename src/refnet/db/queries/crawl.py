@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import BindParameter, Integer, Table, bindparam, case, func, select, true, update
@@ -24,6 +24,10 @@ from refnet.db.models import (
     WatchedSeed,
 )
 from refnet.db.queries._dialect import binary_order, hold_advisory_lock, insert_rows
+
+# The process running a crawl job renews its lease at every step; silent for longer than this, it
+# has lost the job to the next process that asks (and a restore no longer counts it as writing).
+JOB_LEASE = timedelta(minutes=10)
 
 FRONTIER = cast(Table, FrontierEntry.__table__)
 IN_FRONTIER = (FrontierState.COLLECTED.value, FrontierState.EXPANDED.value)

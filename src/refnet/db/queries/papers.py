@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from refnet.core.batching import chunks
 from refnet.core.records import PaperRecord
 from refnet.db.base import utcnow
 from refnet.db.models import CrawlState, Paper
@@ -278,3 +279,11 @@ def _fill_stubs(session: Session, records: list[PaperRecord], ids: dict[str, int
     ]
     # Rows in id order: two writers touching the same papers lock them in the same order.
     session.connection().execute(statement, sorted(rows, key=lambda row: row["row_id"]))
+
+
+def touch_papers(*, session: Session, paper_ids: Iterable[int]) -> None:
+    """Stamp papers as changed now, for a change their row does not show (an edge or a summary
+    deleted): the vault renders their notes, and their neighbours', again."""
+    now = utcnow()
+    for part in chunks(sorted(set(paper_ids)), IN_CHUNK):
+        session.execute(update(PAPERS).where(PAPERS.c.id.in_(part)).values(updated_at=now))

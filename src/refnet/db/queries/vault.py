@@ -296,10 +296,11 @@ def _add_neighbours(
     for ids_part in chunks(sorted(wanted - known.keys()), IN_CHUNK):
         rows = connection.execute(select(*_linked_columns(Paper)).where(Paper.id.in_(ids_part)))
         known.update((row[0], LinkedPaper._make(row)) for row in rows.all())
-    order = {pid: newest_first(known[pid]) for pid in wanted}
+    # An edge left behind by a deleted paper (`citations` has no foreign keys) is not shown.
+    order = {pid: newest_first(known[pid]) for pid in wanted if pid in known}
     for pairs, attribute in zip(edges, ("references", "cited_by"), strict=True):
-        pairs.sort(key=lambda pair: order[pair[1]])
-        for owner, far in pairs:
+        shown = sorted((pair for pair in pairs if pair[1] in order), key=lambda p: order[p[1]])
+        for owner, far in shown:
             getattr(notes[owner], attribute).append(known[far])
 
 

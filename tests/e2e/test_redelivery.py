@@ -1,0 +1,284 @@
+"""No work lost or done twice when a process dies or a message comes twice: real workers on a real
+Redis broker and PostgreSQL, fed by fake Semantic Scholar and a fake OpenAI-compatible model.
+
+A worker's pool process killed with SIGKILL in the middle of a crawl or a summary: its message is
+handed out again (late acknowledgement, reject-on-worker-lost), the new delivery takes its own
+lease or claim back at once, and the end state is the one a run without the kill leaves.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from celery import Celery
+
+from refnet.core.config import Settings
+from refnet.core.handoff import CRAWL_SEEDS, SUMMARIZE_PAPERS
+from refnet.crawler.params import CrawlParams
+from refnet.crawler.service import run_crawl, start_crawl
+from refnet.db.session import get_engine
+from refnet.sources.factory import open_source
+from refnet.summarizer.service import NOTHING_TO_SUMMARIZE
+from tests.fakes.llm_servers import FakeOpenAI
+from tests.fakes.s2_graph import SyntheticGraph, make_graph
+from tests.fakes.s2_server import FakeSemanticScholar
+from tests.support.network import stored_network
+from tests.support.vault import paper_notes
+from tests.support.workers import REFNET, running_workers, tail, wait_for, wait_idle
+
+PARAMS = CrawlParams(max_depth=3, max_papers=250)  # six requests: seed, expand, collect…
+
+
+@pytest.fixture
+def graph() -> SyntheticGraph:
+    return make_graph(300, seed=33)
+
+
+@pytest.fixture
+def s2(graph: SyntheticGraph) -> Iterator[FakeSemanticScholar]:
+    with FakeSemanticScholar(graph) as server:
+        yield server
+
+
+@pytest.fixture
+def llm() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key="llm-test-key", latency=0.6) as server:
+        yield server
+
+
+@pytest.fixture
+def env(
+    pg_url: str, redis_url: str, tmp_path: Path, s2: FakeSemanticScholar, llm: FakeOpenAI
+) -> dict[str, str]:
+    return {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "REFNET_DATA_DIR": str(tmp_path / "data"),
+        "VAULT_DIR": str(tmp_path / "vault"),
+        "SEMANTIC_SCHOLAR_API_URL": s2.base_url,
+        # One request a second: a kill lands in the middle of the crawl.
+        "SEMANTIC_SCHOLAR_RATE": "1",
+        "SUMMARIZER__PROVIDER": "openai",
+        "SUMMARIZER__MODEL": "local-model",
+        "SUMMARIZER__FETCH_PDFS": "false",
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": "llm-test-key",
+        "LOG_LEVEL": "INFO",
+    }
+
+
+def scalar(url: str, sql: str) -> int:
+    with get_engine(url).connect() as connection:
+        return int(connection.scalar(sa.text(sql)) or 0)
+
+
+def hub(graph: SyntheticGraph) -> str:
+    return max(graph.papers, key=lambda p: (len(graph.citations_of(p)), p))
+
+
+def kill_running(app: Celery, task_name: str) -> int:
+    """SIGKILL the pool process running `task_name` (as the OOM killer would); its pid."""
+    for tasks in (app.control.inspect(timeout=1.0).active() or {}).values():
+        for task in tasks:
+            if task["name"] == task_name:
+                pid = int(task["worker_pid"])
+                os.kill(pid, signal.SIGKILL)
+                return pid
+    raise AssertionError(f"{task_name} is not running")
+
+
+def reference_network(graph: SyntheticGraph, s2: FakeSemanticScholar, tmp_path: Path) -> object:
+    """The same crawl run to the end without interruption, in this process, on SQLite."""
+    url = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
+    from refnet.db import migrate
+
+    migrate.upgrade(url)
+    settings = Settings(semantic_scholar_api_url=s2.base_url, semantic_scholar_rate=100)
+    source = open_source(None, settings)
+    try:
+        job_id, _ = start_crawl(
+            database_url=url, seeds=[hub(graph)], params=PARAMS, source_name=source.name
+        )
+        assert run_crawl(job_id, database_url=url, source=source).status == "completed"
+    finally:
+        source.close()
+    return stored_network(url)
+
+
+def no_duplicates(url: str) -> None:
+    for table, key in (
+        ("papers", "s2_id"),
+        ("citations", "citing_id, cited_id"),
+        ("summaries", "paper_id"),
+        ("vault_files", "path"),
+    ):
+        assert scalar(url, f"SELECT count(*) FROM {table}") == scalar(
+            url, f"SELECT count(*) FROM (SELECT DISTINCT {key} FROM {table}) AS keys"
+        ), table
+
+
+def test_a_crawl_killed_midway_is_redelivered_and_ends_as_an_uninterrupted_one(
+    env: dict[str, str], graph: SyntheticGraph, s2: FakeSemanticScholar, tmp_path: Path
+) -> None:
+    url = env["DATABASE_URL"]
+    env = {**env, "SUMMARIZER__PROVIDER": "extractive"}
+    commands = [
+        [REFNET, "worker", "--queue", queue] for queue in ("crawler", "summarizer", "generator")
+    ]
+    with running_workers(commands, env, tmp_path) as app:
+        job_id, _ = start_crawl(
+            database_url=url, seeds=[hub(graph)], params=PARAMS, source_name="semantic_scholar"
+        )
+        app.send_task(CRAWL_SEEDS, kwargs={"job_id": job_id})
+        wait_for(
+            lambda: (
+                scalar(url, f"SELECT papers_collected FROM crawl_jobs WHERE id={job_id}") >= 100
+            ),
+            seconds=60,
+            what="the crawl under way",
+            logs=tmp_path,
+        )
+        killed = kill_running(app, CRAWL_SEEDS)
+        assert scalar(url, "SELECT count(*) FROM crawl_jobs WHERE status='running'") == 1
+
+        def finished() -> bool:
+            done = scalar(
+                url, f"SELECT count(*) FROM crawl_jobs WHERE id={job_id} AND status='completed'"
+            )
+            notes = len(list((Path(env["VAULT_DIR"]) / "papers").glob("*.md")))
+            return bool(done) and notes == PARAMS.max_papers
+
+        wait_for(finished, seconds=180, what="the crawl, summaries and notes", logs=tmp_path)
+        wait_idle(app, env["REDIS_URL"], tmp_path)
+    assert f"Process {killed}" in tail(tmp_path) or "WorkerLostError" in tail(tmp_path)
+
+    assert stored_network(url) == reference_network(graph, s2, tmp_path)
+    no_duplicates(url)
+    # Every paper summarized once; those with no text at all failed with that reason.
+    assert scalar(url, "SELECT count(*) FROM summaries") == PARAMS.max_papers
+    with get_engine(url).connect() as connection:
+        outcomes = set(connection.execute(sa.text("SELECT status, error FROM summaries")).all())
+    assert outcomes <= {("done", None), ("failed", NOTHING_TO_SUMMARIZE)}
+    assert len(paper_notes(Path(env["VAULT_DIR"]))) == PARAMS.max_papers
+    assert scalar(url, "SELECT count(*) FROM task_failures") == 0
+
+
+def crawled_papers(env: dict[str, str], graph: SyntheticGraph, max_papers: int) -> list[int]:
+    """Papers stored by a crawl run here, before any worker starts."""
+    url = env["DATABASE_URL"]
+    settings = Settings(
+        semantic_scholar_api_url=env["SEMANTIC_SCHOLAR_API_URL"], semantic_scholar_rate=100
+    )
+    source = open_source(None, settings)
+    try:
+        job_id, _ = start_crawl(
+            database_url=url,
+            seeds=[hub(graph)],
+            params=CrawlParams(max_depth=1, max_papers=max_papers),
+            source_name=source.name,
+        )
+        run_crawl(job_id, database_url=url, source=source)
+    finally:
+        source.close()
+    with get_engine(url).connect() as connection:
+        return list(
+            connection.scalars(
+                sa.text("SELECT id FROM papers WHERE crawl_state <> 'discovered' ORDER BY id")
+            )
+        )
+
+
+def test_a_summary_chunk_killed_midway_is_redelivered_and_pays_no_answer_twice(
+    env: dict[str, str], graph: SyntheticGraph, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    url = env["DATABASE_URL"]
+    papers = crawled_papers(env, graph, 10)
+    commands = [[REFNET, "worker", "--queue", queue] for queue in ("summarizer", "generator")]
+    with running_workers(commands, env, tmp_path) as app:
+        app.send_task(SUMMARIZE_PAPERS, kwargs={"paper_ids": papers})
+        wait_for(
+            lambda: scalar(url, "SELECT count(*) FROM summaries WHERE status='done'") >= 3,
+            seconds=60,
+            what="summaries under way",
+            logs=tmp_path,
+        )
+        kill_running(app, SUMMARIZE_PAPERS)
+        killed_at = llm.request_count
+
+        def all_done() -> bool:
+            settled = scalar(
+                url, "SELECT count(*) FROM summaries WHERE status IN ('done','failed')"
+            )
+            done = scalar(url, "SELECT count(*) FROM summaries WHERE status='done'")
+            notes = paper_notes(Path(env["VAULT_DIR"])) if Path(env["VAULT_DIR"]).exists() else {}
+            summarized = sum(
+                n.properties.get("summary_provider") == "openai" for n in notes.values()
+            )
+            return settled == len(papers) and summarized == done
+
+        # Well before a claim would go stale (30 minutes): the redelivered chunk took it back.
+        wait_for(all_done, seconds=90, what="every paper summarized", logs=tmp_path)
+        wait_idle(app, env["REDIS_URL"], tmp_path)
+    no_duplicates(url)
+    # Only the answer the killed process was waiting for can have been asked for again.
+    done = scalar(url, "SELECT count(*) FROM summaries WHERE status='done'")
+    assert done >= len(papers) - 3
+    assert done <= llm.request_count <= done + 1
+    assert killed_at < done
+    assert scalar(url, "SELECT count(*) FROM task_failures") == 0
+
+
+def test_the_same_summaries_asked_twice_at_once_are_paid_once(
+    env: dict[str, str], graph: SyntheticGraph, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    url = env["DATABASE_URL"]
+    papers = crawled_papers(env, graph, 8)
+    env = {**env, "WORKERS__SUMMARIZER__CONCURRENCY": "2"}
+    commands = [[REFNET, "worker", "--queue", queue] for queue in ("summarizer", "generator")]
+    with running_workers(commands, env, tmp_path) as app:
+        for _ in range(2):  # a double-clicked trigger, a duplicated message
+            app.send_task(SUMMARIZE_PAPERS, kwargs={"paper_ids": papers})
+        wait_for(
+            lambda: (
+                scalar(url, "SELECT count(*) FROM summaries WHERE status IN ('done','failed')")
+                == len(papers)
+            ),
+            seconds=90,
+            what="every paper summarized",
+            logs=tmp_path,
+        )
+        wait_idle(app, env["REDIS_URL"], tmp_path)
+    assert llm.request_count == scalar(url, "SELECT count(*) FROM summaries WHERE status='done'")
+    no_duplicates(url)
+
+
+def test_sigterm_lets_the_running_task_finish(
+    env: dict[str, str], graph: SyntheticGraph, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """A warm shutdown (what `docker stop` sends): the chunk being summarized is finished, not
+    dropped, and the worker exits cleanly."""
+    url = env["DATABASE_URL"]
+    papers = crawled_papers(env, graph, 4)
+    llm.latency = 1.5
+    with running_workers([[REFNET, "worker", "--queue", "summarizer"]], env, tmp_path) as app:
+        app.send_task(SUMMARIZE_PAPERS, kwargs={"paper_ids": papers})
+        wait_for(
+            lambda: llm.request_count >= 1, seconds=30, what="the first request", logs=tmp_path
+        )
+        [stats] = (app.control.inspect(timeout=1.0).stats() or {}).values()
+        os.kill(int(stats["pid"]), signal.SIGTERM)
+        wait_for(
+            lambda: not app.control.ping(timeout=0.5),
+            seconds=60,
+            what="the worker to stop",
+            logs=tmp_path,
+        )
+    settled = "SELECT count(*) FROM summaries WHERE status IN ('done','failed')"
+    assert scalar(url, settled) == len(papers)
+    assert llm.request_count == scalar(url, "SELECT count(*) FROM summaries WHERE status='done'")
+    assert '"worker_stopping"' in tail(tmp_path)
