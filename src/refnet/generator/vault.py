@@ -29,6 +29,8 @@ from typing import Any, Literal
 
 import yaml
 
+from refnet.core.errors import PermanentError
+
 MARKER = "%% refnet:end %%"
 NOTES_DIR = "papers"
 MAPS_DIR = "maps"
@@ -371,10 +373,17 @@ LOCK_NAME = ".refnet.lock"
 @contextmanager
 def exclusive(vault_dir: Path) -> Iterator[None]:
     """One generation at a time per vault, across processes (an advisory lock file that
-    Obsidian ignores). A vault where the lock cannot be created is generated unlocked; its
-    writes fail and are reported note by note anyway."""
+    Obsidian ignores). PermanentError when the vault directory cannot be made; a vault where only
+    the lock cannot be created is generated unlocked (its writes are reported note by note)."""
     try:
         vault_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = "not a directory" if vault_dir.exists() else exc.strerror or type(exc).__name__
+        raise PermanentError(
+            f"VAULT_DIR {vault_dir} cannot be used as the vault ({reason}); point it at a "
+            "directory RefNet may write"
+        ) from None
+    try:
         handle = (vault_dir / LOCK_NAME).open("a")
     except OSError:
         yield
