@@ -282,3 +282,27 @@ def test_sigterm_lets_the_running_task_finish(
     assert scalar(url, settled) == len(papers)
     assert llm.request_count == scalar(url, "SELECT count(*) FROM summaries WHERE status='done'")
     assert '"worker_stopping"' in tail(tmp_path)
+
+
+def test_a_restore_waits_for_the_task_a_worker_is_running(
+    env: dict[str, str], graph: SyntheticGraph, llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    """The database cannot see a summary chunk in flight; the broker's workers can say."""
+    import subprocess
+
+    papers = crawled_papers(env, graph, 4)
+    run = {**os.environ, **env}
+    made = subprocess.run([REFNET, "backup", "create"], env=run, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr
+    name = next((Path(env["REFNET_DATA_DIR"]) / "backups").glob("database-*.json")).stem
+    llm.latency = 2.0
+    with running_workers([[REFNET, "worker", "--queue", "summarizer"]], env, tmp_path) as app:
+        app.send_task(SUMMARIZE_PAPERS, kwargs={"paper_ids": papers})
+        wait_for(lambda: llm.request_count >= 1, seconds=30, what="a summary", logs=tmp_path)
+        refused = subprocess.run(
+            [REFNET, "backup", "restore", name], env=run, capture_output=True, text=True
+        )
+    assert refused.returncode != 0
+    message = " ".join(refused.stderr.split())
+    assert f"task {SUMMARIZE_PAPERS} on summarizer@" in message, refused.stderr
+    assert "--force" in message and "Traceback" not in refused.stderr

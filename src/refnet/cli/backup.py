@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import typer
 from rich.table import Table
 
 from refnet.cli.common import app, console, errors_as_messages, load_settings
+from refnet.core.config import Settings
 from refnet.ops.backup import (
     BackupInfo,
     BackupKind,
@@ -90,6 +93,16 @@ def backup_verify(
     console.print(f"Backup {report.name} is good.", highlight=False)
 
 
+def _tasks_on_workers(settings: Settings) -> Callable[[], list[str]] | None:
+    """What the workers are running, as writers a restore must wait for (stack only)."""
+    if settings.broker_url is None:
+        return None
+    from refnet.worker.celery_app import app as celery_app
+    from refnet.worker.status import QueueInspector
+
+    return QueueInspector(celery_app).running_tasks
+
+
 @backup_app.command("restore")
 def backup_restore(
     name: str = typer.Argument(..., help="A name `refnet backup list` shows."),
@@ -101,7 +114,9 @@ def backup_restore(
     safety backup of it."""
     settings = load_settings()
     with errors_as_messages():
-        report = restore_backup(settings=settings, name=name, force=force)
+        report = restore_backup(
+            settings=settings, name=name, force=force, writers_check=_tasks_on_workers(settings)
+        )
     target = "vault" if report.kind is BackupKind.VAULT else "database"
     console.print(f"Restored the {target} from backup {report.name}.", highlight=False)
     if report.safety_backup:

@@ -66,3 +66,16 @@ class QueueInspector:
             for queue in queues or []:
                 counts[queue["name"]] = counts.get(queue["name"], 0) + 1
         return counts
+
+    def running_tasks(self) -> list[str]:
+        """Tasks the live workers are running now, as "NAME on HOST"; empty if none answer."""
+        try:
+            replies = self.app.control.inspect(timeout=INSPECT_TIMEOUT).active() or {}
+        except Exception as exc:
+            log.warning("worker_inspection_unavailable", reason=type(exc).__name__)
+            return []
+        return [
+            f"task {task['name']} on {host}"
+            for host, tasks in replies.items()
+            for task in tasks or []
+        ]
