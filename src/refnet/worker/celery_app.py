@@ -47,6 +47,7 @@ def make_celery(settings: Settings) -> Celery:
         task_always_eager=broker is None,
         task_eager_propagates=True,
         task_ignore_result=True,
+        result_expires=None,  # no results are kept, so beat has no cleanup entry to add
         task_default_queue=DEFAULT_QUEUE.value,
         task_queues=[Queue(name.value) for name in QueueName],
         task_routes=TASK_ROUTES,
