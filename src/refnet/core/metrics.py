@@ -17,6 +17,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.registry import Collector
 
 HTTP_REQUESTS = Counter(
     "refnet_http_requests_total",
@@ -36,10 +37,18 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
     HTTP_LATENCY.labels(method, route).observe(seconds)
 
 
-def render() -> tuple[bytes, str]:
-    """The exposition text of this process, or of every process sharing the multiprocess dir."""
+def render(extra: Collector | None = None) -> tuple[bytes, str]:
+    """The exposition text of this process, or of every process sharing the multiprocess dir,
+    followed by what `extra` collects (metrics read from a shared record, the same in every
+    process)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(), CONTENT_TYPE_LATEST
+        payload = generate_latest(registry)
+    else:
+        payload = generate_latest()
+    if extra is not None:
+        shared = CollectorRegistry(auto_describe=False)
+        shared.register(extra)
+        payload += generate_latest(shared)
+    return payload, CONTENT_TYPE_LATEST
