@@ -6,11 +6,10 @@ once per interval, and the second takes over when the first dies.
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,14 @@ from refnet.db.session import get_engine, session_scope
 from refnet.sources.factory import open_source
 from tests.fakes.s2_graph import SyntheticGraph, make_graph
 from tests.fakes.s2_server import FakeSemanticScholar
-from tests.support.workers import REFNET, running_workers, tail, wait_for, wait_idle
+from tests.support.workers import (
+    REFNET,
+    running_processes,
+    running_workers,
+    tail,
+    wait_for,
+    wait_idle,
+)
 
 # Seconds between runs of each entry on the compressed clock.
 INTERVALS = {
@@ -78,28 +84,11 @@ def compressed(env: dict[str, str], intervals: dict[str, int]) -> dict[str, str]
     return {**env, **timings, "SCHEDULE__SUMMARY_SWEEP__BATCH": "10"}
 
 
-@contextmanager
-def beats(count: int, env: dict[str, str], logs: Path) -> Iterator[list[subprocess.Popen[bytes]]]:
-    import os
-
-    environment = {**os.environ, **env}
-    files = [open(logs / f"beat{i}.log", "wb") for i in range(count)]  # noqa: SIM115
-    processes = [
-        subprocess.Popen([REFNET, "beat"], env=environment, cwd=logs, stdout=out, stderr=out)
-        for out in files
-    ]
-    try:
-        yield processes
-    finally:
-        for process in processes:
-            process.send_signal(signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        for out in files:
-            out.close()
+def beats(
+    count: int, env: dict[str, str], logs: Path
+) -> AbstractContextManager[list[subprocess.Popen[bytes]]]:
+    """`count` beat processes, logs in `logs/beat<i>.log`."""
+    return running_processes([[REFNET, "beat"]] * count, env, logs, name="beat")
 
 
 def runs(url: str) -> dict[str, ScheduleRunView]:

@@ -24,29 +24,21 @@ CELERY = str(VENV_BIN / "celery")
 
 
 @contextmanager
-def running_workers(
-    commands: Sequence[Sequence[str]],
-    env: dict[str, str],
-    logs: Path,
-    *,
-    workers: int | None = None,
-) -> Iterator[Celery]:
-    """Start `commands` (output to `logs/worker<i>.log`); yields an app that talks to them, once
-    `workers` of them (default: every one) answer a ping."""
+def running_processes(
+    commands: Sequence[Sequence[str]], env: dict[str, str], logs: Path, *, name: str = "worker"
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start `commands` with `env` (output to `logs/<name><i>.log`); stopped with SIGTERM (then
+    SIGKILL) at the end."""
     environment = {**os.environ, **env}
-    files = [open(logs / f"worker{i}.log", "wb") for i in range(len(commands))]  # noqa: SIM115
+    files = [open(logs / f"{name}{i}.log", "wb") for i in range(len(commands))]  # noqa: SIM115
     processes = [
         subprocess.Popen(
             list(command), env=environment, cwd=logs, stdout=out, stderr=subprocess.STDOUT
         )
         for command, out in zip(commands, files, strict=True)
     ]
-    app = make_celery(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]))
     try:
-        deadline = time.monotonic() + 60
-        while len(app.control.ping(timeout=1.0)) < (workers or len(commands)):
-            assert time.monotonic() < deadline, "workers did not start: " + tail(logs)
-        yield app
+        yield processes
     finally:
         for process in processes:
             process.send_signal(signal.SIGTERM)
@@ -59,8 +51,23 @@ def running_workers(
             out.close()
 
 
+@contextmanager
+def running_workers(
+    commands: Sequence[Sequence[str]], env: dict[str, str], logs: Path
+) -> Iterator[Celery]:
+    """Start `commands` (one worker each, output to `logs/worker<i>.log`); yields an app that
+    talks to them, once every one answers a ping."""
+    with running_processes(commands, env, logs):
+        app = make_celery(Settings(database_url=env["DATABASE_URL"], redis_url=env["REDIS_URL"]))
+        deadline = time.monotonic() + 60
+        while len(app.control.ping(timeout=1.0)) < len(commands):
+            assert time.monotonic() < deadline, "workers did not start: " + tail(logs)
+        yield app
+
+
 def tail(logs: Path) -> str:
-    return "\n".join(p.read_text()[-3000:] for p in sorted(logs.glob("worker*.log")))
+    found = sorted([*logs.glob("worker*.log"), *logs.glob("beat*.log")])
+    return "\n".join(f"== {p.name}\n" + p.read_text(errors="replace")[-3000:] for p in found)
 
 
 def wait_for(condition: Callable[[], bool], *, seconds: float, what: str, logs: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import typer
 from rich.table import Table
 
-from refnet.cli.common import app, console, errors_as_messages, load_settings
+from refnet.cli.common import app, console, errors_as_messages, load_settings, ready_database
 from refnet.core.config import Settings
 from refnet.ops.backup import (
     BackupInfo,
@@ -47,6 +47,8 @@ def backup_create(
     """Back up the database, the vault, or both (the default), into the backup directory."""
     settings = load_settings()
     with errors_as_messages():
+        if settings.is_embedded:
+            ready_database(settings)  # a fresh install's database exists once migrated
         kinds = list(BackupKind) if kind.strip().lower() == "all" else [BackupKind.parse(kind)]
         for chosen in kinds:
             if chosen is BackupKind.VAULT and len(kinds) > 1 and not settings.vault_dir.is_dir():

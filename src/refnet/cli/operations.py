@@ -105,6 +105,10 @@ def health() -> None:
         celery_app = worker_app
 
     with errors_as_messages():
+        if settings.is_embedded:
+            # As every command does on the embedded default: it sets its own database up (a
+            # connection would create the file anyway, and then call it "not migrated").
+            ready_database(settings)
         checks = run_health_checks(settings, app=celery_app)
     table = Table(title="RefNet health")
     for column in ("part", "state", "detail"):

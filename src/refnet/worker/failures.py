@@ -7,6 +7,7 @@ happened in words; `refnet tasks retry` sends the same task with the same argume
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -44,12 +45,14 @@ def record(
     kwargs: Mapping[str, Any],
     exc: BaseException,
     retries: int,
+    database_url: str | None = None,
 ) -> None:
-    """Keep the failure; a database that is down only costs the record (it is logged)."""
+    """Keep the failure (in `database_url`, default the configured database); a database that
+    is down only costs the record (it is logged)."""
     reason = describe(exc, retries=retries)
     log.error("task_failed", task=task_name, error_type=type(exc).__name__, reason=reason)
     try:
-        with session_scope(get_settings().effective_database_url) as session:
+        with session_scope(database_url or get_settings().effective_database_url) as session:
             operations.record_failure(
                 session=session,
                 task_id=task_id,
@@ -75,11 +78,30 @@ def _storable(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def retry_failures(*, database_url: str, failure_ids: Sequence[int] | None) -> list[FailureView]:
-    """Send the failed tasks again (all waiting ones when `failure_ids` is None), each once."""
+    """Send the failed tasks again (all waiting ones when `failure_ids` is None), each once.
+
+    A task that fails again while being sent (run in this process on the embedded default, or
+    refused by the broker) is recorded again, as a worker records its failures, and the others
+    are still sent; the first such error is raised at the end."""
     with session_scope(database_url) as session:
         claimed = operations.claim_for_retry(session=session, failure_ids=failure_ids)
     dispatcher = current_dispatcher()
+    first_error: Exception | None = None
     for failure in claimed:
         log.info("task_retried", task=failure.task_name, failure_id=failure.id)
-        dispatcher.send(failure.task_name, failure.kwargs, countdown=None)
+        try:
+            dispatcher.send(failure.task_name, failure.kwargs, countdown=None)
+        except Exception as exc:
+            record(
+                task_id=str(uuid.uuid4()),  # a delivery of its own, as a worker's would be
+                task_name=failure.task_name,
+                queue=failure.queue,
+                kwargs=failure.kwargs,
+                exc=exc,
+                retries=0,
+                database_url=database_url,
+            )
+            first_error = first_error or exc
+    if first_error is not None:
+        raise first_error
     return claimed

@@ -46,7 +46,9 @@ def worker_checks(app: Celery) -> list[Check]:
     return checks
 
 
-def beat_checks(settings: Settings, runs: list[ScheduleRunView], now: datetime) -> list[Check]:
+def beat_checks(
+    settings: Settings, runs: list[ScheduleRunView], now: datetime, app: Celery
+) -> list[Check]:
     """One finding per enabled entry: fired within its timing (plus grace), and how it ended."""
     by_entry = {run.entry: run for run in runs}
     grace = max(BEAT_GRACE, timedelta(seconds=2 * settings.schedule.lock_timeout))
@@ -62,7 +64,7 @@ def beat_checks(settings: Settings, runs: list[ScheduleRunView], now: datetime) 
             )
             continue
         since = run.last_fired_at or run.registered_at
-        overdue = -timing_of(entry).remaining_estimate(since)
+        overdue = -timing_of(entry, app).remaining_estimate(since)
         if run.last_fired_at is None:
             outcome = f"scheduled since {since:%Y-%m-%d %H:%M:%S} UTC, not due yet"
         else:
@@ -79,7 +81,7 @@ def beat_checks(settings: Settings, runs: list[ScheduleRunView], now: datetime) 
 def system_health(
     settings: Settings, *, app: Celery | None, now: datetime | None = None
 ) -> list[Check]:
-    """Every check; `app` None on the embedded default (no workers, no beat)."""
+    """Every check; `app` None without a broker (no workers, no beat to check)."""
     now = now or utcnow()
     checks = readiness(settings)
     database_ok = checks[0].ok
@@ -92,8 +94,8 @@ def system_health(
         with session_scope(settings.effective_database_url) as session:
             checks.append(failures_check(session))
             runs = list_schedule_runs(session=session)
-        if not settings.is_embedded:
-            checks += beat_checks(settings, runs, now)
+        if app is not None and settings.broker_url:  # no broker, no beat
+            checks += beat_checks(settings, runs, now, app)
     return checks
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from celery import Celery
 from celery.schedules import crontab, schedule
 
 from refnet.core.config import Settings
@@ -58,11 +59,12 @@ JOBS: Mapping[str, Job] = {
 SCHEDULED_TASKS = frozenset(job.task for job in JOBS.values())
 
 
-def timing_of(entry: ScheduleEntry) -> schedule | crontab:
-    """An interval, or a crontab read in the app's timezone (`SCHEDULE__TIMEZONE`)."""
+def timing_of(entry: ScheduleEntry, app: Celery | None = None) -> schedule | crontab:
+    """An interval, or a crontab read in the timezone of `app` (`SCHEDULE__TIMEZONE`; default:
+    the current app's)."""
     parsed = entry.parsed
     if parsed.every is not None:
-        return schedule(parsed.every)
+        return schedule(parsed.every, app=app)
     assert parsed.crontab is not None
     minute, hour, day_of_month, month_of_year, day_of_week = parsed.crontab
     return crontab(
@@ -71,6 +73,7 @@ def timing_of(entry: ScheduleEntry) -> schedule | crontab:
         day_of_month=day_of_month,
         month_of_year=month_of_year,
         day_of_week=day_of_week,
+        app=app,
     )
 
 
