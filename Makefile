@@ -58,6 +58,7 @@ test: lint typecheck
 bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.crawl_economy
 	$(BIN)/python -m benchmarks.vault_generation
+	$(BIN)/python -m benchmarks.backup_restore
 	$(BIN)/python -m benchmarks.extractive_summarizer
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.api_throughput --reuse

@@ -23,7 +23,6 @@ import json
 import multiprocessing
 import queue as queue_module
 import random
-import resource
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from benchmarks.memory import peak_rss_mb
 from refnet.db import migrate
 from refnet.db.base import utcnow
 from refnet.db.models import (
@@ -239,7 +239,7 @@ def measure(url: str, vault_dir: str, pid: int) -> dict[str, Any]:
     run("title_change")
     figures["title_change"]["expected_notes"] = neighbours + 1
     figures["title_change"]["exact"] = figures["title_change"]["notes_written"] == neighbours + 1
-    figures["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    figures["peak_rss_mb"] = peak_rss_mb()
     dispose_engines()
     return figures
 

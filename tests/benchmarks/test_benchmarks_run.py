@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,6 +54,30 @@ def test_vault_generation_benchmark() -> None:
         "benchmarks.vault_generation", "--papers", "200", "--stubs", "20", "--seeds", "2"
     )
     assert figures["sqlite"]["title_change"]["exact"] is True  # type: ignore[index]
+
+
+def test_backup_restore_benchmark(pg_url: str) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/refnet_backup_bench_smoke"
+    figures: Any = run_benchmark(
+        "benchmarks.backup_restore", "--papers", "300", "--seeds", "2", "--database-url", url
+    )
+    for dialect in ("sqlite", "postgresql"):
+        database = figures[dialect]
+        assert database["rows"]["papers"] == 360  # 300 collected and 60 stubs
+        assert database["database_bytes"] > 0
+        assert database["create"]["bytes"] > 0
+        for phase in ("create", "verify", "restore"):
+            assert {"seconds", "baseline_seconds", "overhead_ratio", "peak_rss_mb"} <= set(
+                database[phase]
+            ), (dialect, phase)
+        assert database["restore"]["counts_differed_before"] is True
+        assert database["restore"]["counts_match"] is True
+    vault = figures["vault"]
+    assert vault["notes"] >= 300
+    assert vault["create"]["bytes"] > 0
+    for phase in ("create", "verify", "restore"):
+        assert {"seconds", "baseline_seconds", "overhead_ratio", "peak_rss_mb"} <= set(vault[phase])
+    assert vault["restore"]["files_match"] is True
 
 
 def test_extractive_summarizer_benchmark() -> None:
