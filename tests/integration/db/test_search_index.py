@@ -4,12 +4,14 @@ indexes what was stored before it."""
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from refnet.db import migrate
+from refnet.db.base import utcnow
 from refnet.db.models import Paper, SummaryStatus
 from refnet.db.queries.papers import stage_papers
 from refnet.db.queries.summaries import SummaryKey, end_remake, get_summary
-from refnet.db.session import dispose_engines, session_scope
+from refnet.db.session import dispose_engines, get_engine, session_scope
 from tests.integration.db.search_support import KEY, found, paper, store, store_filler, summarize
 
 S2_ID = f"{1:040x}"
@@ -93,16 +95,42 @@ def test_a_deleted_paper_is_no_longer_found(url: str) -> None:
     assert found(url, "bibliometrics") == []
 
 
+def summary_stored_before(
+    url: str, paper_id: int, key: SummaryKey, status: str, **values: object
+) -> None:
+    """A summary row written at the database's (older) revision: only the columns it has then,
+    whatever the code's model has since."""
+    engine = get_engine(url)
+    table = sa.Table("summaries", sa.MetaData(), autoload_with=engine)
+    now = utcnow()
+    row = {
+        "paper_id": paper_id,
+        "provider": key.provider,
+        "model": key.model,
+        "prompt_version": key.prompt_version,
+        "language": key.language,
+        "status": status,
+        "key_points": [],
+        "keywords": [],
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "attempts": 1,
+        "created_at": now,
+        "updated_at": now,
+        **values,
+    }
+    with engine.begin() as connection:
+        connection.execute(table.insert().values({k: v for k, v in row.items() if k in table.c}))
+
+
 def test_upgrading_indexes_papers_and_summaries_stored_before(database_url: str) -> None:
     migrate.downgrade(database_url, "0003")
     try:
         dispose_engines()
         paper_id = store(database_url, [paper(1, "Maps of science", abstract="Old rows.")])[S2_ID]
-        summarize(database_url, paper_id, keywords=["bibliometrics"])
+        summary_stored_before(database_url, paper_id, KEY, "done", keywords=["bibliometrics"])
         other = SummaryKey(KEY.provider, "other-model", KEY.prompt_version, KEY.language)
-        summarize(
-            database_url, paper_id, status=SummaryStatus.FAILED, summary="Spurious.", key=other
-        )
+        summary_stored_before(database_url, paper_id, other, "failed", summary="Spurious.")
     finally:
         migrate.upgrade(database_url)
         dispose_engines()

@@ -62,13 +62,12 @@ def upgrade() -> None:
         sa.Column("checked_at", Moment, nullable=False),
         sa.PrimaryKeyConstraint("part", name=op.f("pk_health_findings")),
     )
-    with op.batch_alter_table("summaries") as summaries:
-        summaries.add_column(sa.Column("claimed_by", sa.String(length=64), nullable=True))
+    op.add_column("summaries", sa.Column("claimed_by", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("summaries") as summaries:
-        summaries.drop_column("claimed_by")
+    # Not a batch: on SQLite that would rebuild the table without its search triggers (0004).
+    op.drop_column("summaries", "claimed_by")
     op.drop_table("health_findings")
     op.drop_table("schedule_runs")
     op.drop_index("ix_task_failures_status_failed_at", table_name="task_failures")
