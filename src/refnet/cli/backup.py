@@ -131,3 +131,8 @@ def backup_restore(
             "run `refnet db upgrade` before starting RefNet.",
             highlight=False,
         )
+    if report.kind is BackupKind.DATABASE:
+        console.print(
+            "The vault still shows the database as it was: `refnet generate --all` rewrites it "
+            "from the restored one."
+        )
