@@ -16,13 +16,19 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
+import structlog
 from celery import Celery
 
 from refnet.core.config import Settings
 from refnet.core.handoff import Dispatcher, use_dispatcher
 
+REQUEST_ID_HEADER = "refnet_request_id"
+
 
 class CeleryDispatcher:
+    """Sends to the queues; the request id bound to this context (an API request, or the task
+    that asks for the next one) travels in a header, so one crawl's lines share it everywhere."""
+
     runs_in_process = False
 
     def __init__(self, app: Celery) -> None:
@@ -30,10 +36,13 @@ class CeleryDispatcher:
 
     def send(self, task_name: str, kwargs: Mapping[str, Any], *, countdown: float | None) -> None:
         signature = self.app.signature(task_name, kwargs=dict(kwargs))
+        options: dict[str, Any] = {}
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        if request_id:
+            options["headers"] = {REQUEST_ID_HEADER: str(request_id)}
         if countdown:
-            signature.apply_async(countdown=countdown)
-        else:
-            signature.apply_async()
+            options["countdown"] = countdown
+        signature.apply_async(**options)
 
 
 class _Queue(threading.local):

@@ -30,7 +30,7 @@ from refnet.core.logging import configure_logging
 from refnet.db.queries import operations
 from refnet.db.session import session_scope
 from refnet.worker import failures
-from refnet.worker.dispatch import start_dispatching
+from refnet.worker.dispatch import REQUEST_ID_HEADER, start_dispatching
 from refnet.worker.schedule import SCHEDULE_HEADER
 
 log = structlog.get_logger(__name__)
@@ -88,6 +88,9 @@ def log_warm_shutdown(sender: Any = None, **_: Any) -> None:
 @task_prerun.connect
 def bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     structlog.contextvars.bind_contextvars(task_id=task_id, task=getattr(task, "name", None))
+    request_id = _header(task, REQUEST_ID_HEADER)
+    if request_id is not None:
+        structlog.contextvars.bind_contextvars(request_id=request_id)
     entry = scheduled_entry(task)
     if entry is not None:
         _record(operations.record_started, entry=entry, task_name=task.name)
@@ -97,7 +100,7 @@ def bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) ->
 def clear_task_context(
     task: Any = None, state: str | None = None, retval: Any = None, **_: Any
 ) -> None:
-    structlog.contextvars.unbind_contextvars("task_id", "task")
+    structlog.contextvars.unbind_contextvars("task_id", "task", "request_id")
     entry = scheduled_entry(task)
     if entry is None or state not in ("SUCCESS", "FAILURE"):
         return  # a retry: the run goes on
@@ -110,11 +113,16 @@ def clear_task_context(
 
 def scheduled_entry(task: Any) -> str | None:
     """The beat entry that fired this run, from the message's header; None when not scheduled."""
+    return _header(task, SCHEDULE_HEADER)
+
+
+def _header(task: Any, name: str) -> str | None:
+    """A header of ours on the message being run (Celery puts custom headers on the request)."""
     request = getattr(task, "request", None)
     if request is None:
         return None
-    entry = getattr(request, SCHEDULE_HEADER, None) or (request.headers or {}).get(SCHEDULE_HEADER)
-    return str(entry) if entry else None
+    value = getattr(request, name, None) or (request.headers or {}).get(name)
+    return str(value) if value else None
 
 
 def _record(write: Callable[..., None], **values: Any) -> None:
