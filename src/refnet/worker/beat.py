@@ -34,14 +34,18 @@ class RefNetScheduler(RedBeatScheduler):  # type: ignore[misc]
     def apply_async(
         self, entry: Any, producer: Any = None, advance: bool = True, **kwargs: Any
     ) -> Any:
-        result = super().apply_async(entry, producer, advance, **kwargs)
-        task_id = getattr(result, "id", None) or ""
-        log.info("schedule_entry_fired", entry=entry.name, task=entry.task, task_id=task_id)
+        # Recorded before the message is sent: a beat stopped in between leaves a firing without
+        # a run, never a run without its firing.
         try:
             with session_scope(get_settings().effective_database_url) as session:
-                record_fired(
-                    session=session, entry=entry.name, task_name=entry.task, task_id=task_id
-                )
-        except Exception as exc:  # the run itself was sent; only its record is missing
+                record_fired(session=session, entry=entry.name, task_name=entry.task, task_id="")
+        except Exception as exc:  # the run is still sent; only its record is missing
             log.warning("schedule_entry_not_recorded", entry=entry.name, reason=str(exc)[:200])
+        result = super().apply_async(entry, producer, advance, **kwargs)
+        log.info(
+            "schedule_entry_fired",
+            entry=entry.name,
+            task=entry.task,
+            task_id=getattr(result, "id", None),
+        )
         return result
