@@ -28,6 +28,7 @@ from tests.support.workers import (
     REFNET,
     running_processes,
     running_workers,
+    stack_environment,
     tail,
     wait_for,
     wait_idle,
@@ -57,20 +58,16 @@ def env(
     pg_url: str, redis_url: str, tmp_path: Path, graph: SyntheticGraph
 ) -> Iterator[dict[str, str]]:
     with FakeSemanticScholar(graph) as s2:
-        yield {
-            "DATABASE_URL": pg_url,
-            "REDIS_URL": redis_url,
-            "REFNET_DATA_DIR": str(tmp_path / "data"),
-            "VAULT_DIR": str(tmp_path / "vault"),
-            "SEMANTIC_SCHOLAR_API_URL": s2.base_url,
-            "SEMANTIC_SCHOLAR_RATE": "100",
-            "SUMMARIZER__FETCH_PDFS": "false",
-            "SCHEDULE__LOCK_TIMEOUT": "5",
-            "BACKUP__KEEP_DAILY": "1",
-            "BACKUP__KEEP_WEEKLY": "0",
-            "BACKUP__KEEP_MONTHLY": "0",
-            "LOG_LEVEL": "INFO",
-        }
+        yield stack_environment(
+            pg_url,
+            redis_url,
+            tmp_path,
+            s2_url=s2.base_url,
+            SCHEDULE__LOCK_TIMEOUT="5",
+            BACKUP__KEEP_DAILY="1",
+            BACKUP__KEEP_WEEKLY="0",
+            BACKUP__KEEP_MONTHLY="0",
+        )
 
 
 def compressed(env: dict[str, str], intervals: dict[str, int]) -> dict[str, str]:

@@ -27,7 +27,14 @@ from tests.fakes.s2_server import FakeSemanticScholar
 from tests.support.network import stored_network
 from tests.support.pdfs import pdf_bytes
 from tests.support.vault import all_link_targets, paper_notes, read_note
-from tests.support.workers import CELERY, REFNET, running_workers, wait_for, wait_idle
+from tests.support.workers import (
+    CELERY,
+    REFNET,
+    running_workers,
+    stack_environment,
+    wait_for,
+    wait_idle,
+)
 
 CORRUPT = b"%PDF-1.4\n" + b"\x00garbage" * 64
 DOWN = 7  # every 7th paper's PDF host answers 503, whatever we do
@@ -64,22 +71,20 @@ def stack_env(
     pg_url: str, redis_url: str, tmp_path: Path, graph: SyntheticGraph, llm: FakeOpenAI
 ) -> Iterator[dict[str, str]]:
     with FakeSemanticScholar(graph) as s2:
-        yield {
-            "DATABASE_URL": pg_url,
-            "REDIS_URL": redis_url,
-            "REFNET_DATA_DIR": str(tmp_path / "data"),
-            "VAULT_DIR": str(tmp_path / "vault"),
-            "SEMANTIC_SCHOLAR_API_URL": s2.base_url,
-            "SEMANTIC_SCHOLAR_RATE": "100",
-            "SUMMARIZER__PROVIDER": "openai",
-            "SUMMARIZER__MODEL": "local-model",
-            "OPENAI_BASE_URL": llm.base_url,
-            "OPENAI_API_KEY": "llm-test-key",
-            "PDF__ALLOWLIST": '["127.0.0.0/8"]',
-            "PDF__ATTEMPTS": "2",
-            "SUMMARIZER__RETRY_DELAY": "0.2",
-            "LOG_LEVEL": "INFO",
-        }
+        yield stack_environment(
+            pg_url,
+            redis_url,
+            tmp_path,
+            s2_url=s2.base_url,
+            SUMMARIZER__PROVIDER="openai",
+            SUMMARIZER__MODEL="local-model",
+            OPENAI_BASE_URL=llm.base_url,
+            OPENAI_API_KEY="llm-test-key",
+            SUMMARIZER__FETCH_PDFS="true",
+            PDF__ALLOWLIST='["127.0.0.0/8"]',
+            PDF__ATTEMPTS="2",
+            SUMMARIZER__RETRY_DELAY="0.2",
+        )
 
 
 @pytest.fixture

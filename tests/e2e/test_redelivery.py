@@ -29,7 +29,14 @@ from tests.fakes.s2_graph import SyntheticGraph, make_graph
 from tests.fakes.s2_server import FakeSemanticScholar
 from tests.support.network import stored_network
 from tests.support.vault import paper_notes
-from tests.support.workers import REFNET, running_workers, tail, wait_for, wait_idle
+from tests.support.workers import (
+    REFNET,
+    running_workers,
+    stack_environment,
+    tail,
+    wait_for,
+    wait_idle,
+)
 
 PARAMS = CrawlParams(max_depth=3, max_papers=250)  # six requests: seed, expand, collect…
 
@@ -55,21 +62,17 @@ def llm() -> Iterator[FakeOpenAI]:
 def env(
     pg_url: str, redis_url: str, tmp_path: Path, s2: FakeSemanticScholar, llm: FakeOpenAI
 ) -> dict[str, str]:
-    return {
-        "DATABASE_URL": pg_url,
-        "REDIS_URL": redis_url,
-        "REFNET_DATA_DIR": str(tmp_path / "data"),
-        "VAULT_DIR": str(tmp_path / "vault"),
-        "SEMANTIC_SCHOLAR_API_URL": s2.base_url,
-        # One request a second: a kill lands in the middle of the crawl.
-        "SEMANTIC_SCHOLAR_RATE": "1",
-        "SUMMARIZER__PROVIDER": "openai",
-        "SUMMARIZER__MODEL": "local-model",
-        "SUMMARIZER__FETCH_PDFS": "false",
-        "OPENAI_BASE_URL": llm.base_url,
-        "OPENAI_API_KEY": "llm-test-key",
-        "LOG_LEVEL": "INFO",
-    }
+    return stack_environment(
+        pg_url,
+        redis_url,
+        tmp_path,
+        s2_url=s2.base_url,
+        SEMANTIC_SCHOLAR_RATE="1",  # one request a second: a kill lands in the middle of the crawl
+        SUMMARIZER__PROVIDER="openai",
+        SUMMARIZER__MODEL="local-model",
+        OPENAI_BASE_URL=llm.base_url,
+        OPENAI_API_KEY="llm-test-key",
+    )
 
 
 def scalar(url: str, sql: str) -> int:

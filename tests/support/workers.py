@@ -23,6 +23,25 @@ REFNET = str(VENV_BIN / "refnet")
 CELERY = str(VENV_BIN / "celery")
 
 
+def stack_environment(
+    database_url: str, redis_url: str, workdir: Path, *, s2_url: str, **overrides: str
+) -> dict[str, str]:
+    """What an end-to-end test's API, workers and beat start with: its PostgreSQL and Redis,
+    data and vault under `workdir`, the fake Semantic Scholar at `s2_url` unthrottled, no PDF
+    downloads, INFO logs; then `overrides`."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "REFNET_DATA_DIR": str(workdir / "data"),
+        "VAULT_DIR": str(workdir / "vault"),
+        "SEMANTIC_SCHOLAR_API_URL": s2_url,
+        "SEMANTIC_SCHOLAR_RATE": "100",
+        "SUMMARIZER__FETCH_PDFS": "false",
+        "LOG_LEVEL": "INFO",
+        **overrides,
+    }
+
+
 @contextmanager
 def running_processes(
     commands: Sequence[Sequence[str]], env: dict[str, str], logs: Path, *, name: str = "worker"

@@ -23,6 +23,7 @@ from refnet.api.routers import admin, auth, health, operations, papers, pipeline
 from refnet.api.state import ApiState
 from refnet.core.config import Settings, get_settings
 from refnet.core.handoff import use_dispatcher
+from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
 from refnet.db.async_reads import ONE_PROCESS_PER_QUERY, AsyncReads
@@ -48,7 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(level=settings.log_level, fmt=settings.log_format)
+        configure_logging(
+            level=settings.log_level, fmt=settings.log_format, secrets=secrets_in(settings)
+        )
         # Few threads, each with its own pooled connection: more only queue on the two cores
         # and the database. No pre-ping: after a database restart the first request on each
         # stale connection gets a 503 (Retry-After) and the pool reconnects.

@@ -13,6 +13,7 @@ from sqlalchemy import exc as sa_exc
 
 from refnet.core.config import Settings, describe_settings_errors, get_settings
 from refnet.core.errors import InvalidInput, RefNetError, TransientError
+from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
 from refnet.db.session import is_transient
@@ -68,7 +69,11 @@ def load_settings(verbose: bool = False) -> Settings:
         fail(f"invalid configuration:\n{describe_settings_errors(exc)}", EXIT_USAGE)
     except InvalidInput as exc:
         fail(f"invalid configuration: {exc}", EXIT_USAGE)
-    configure_logging(level="INFO" if verbose else "WARNING", fmt=settings.log_format)
+    configure_logging(
+        level="INFO" if verbose else "WARNING",
+        fmt=settings.log_format,
+        secrets=secrets_in(settings),
+    )
     return settings
 
 

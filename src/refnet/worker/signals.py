@@ -26,6 +26,7 @@ from celery.signals import (
 )
 
 from refnet.core.config import get_settings
+from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
 from refnet.db.queries import operations
 from refnet.db.session import session_scope
@@ -40,7 +41,7 @@ log = structlog.get_logger(__name__)
 def configure_worker_logging(loglevel: Any = None, **_: Any) -> None:
     settings = get_settings()
     level = loglevel if isinstance(loglevel, str) else settings.log_level
-    configure_logging(level=level, fmt=settings.log_format)
+    configure_logging(level=level, fmt=settings.log_format, secrets=secrets_in(settings))
 
 
 @celeryd_init.connect
