@@ -38,7 +38,7 @@ class RefNetScheduler(RedBeatScheduler):  # type: ignore[misc]
         # a run, never a run without its firing.
         try:
             with session_scope(get_settings().effective_database_url) as session:
-                record_fired(session=session, entry=entry.name, task_name=entry.task, task_id="")
+                record_fired(session=session, entry=entry.name, task_name=entry.task)
         except Exception as exc:  # the run is still sent; only its record is missing
             log.warning("schedule_entry_not_recorded", entry=entry.name, reason=str(exc)[:200])
         result = super().apply_async(entry, producer, advance, **kwargs)

@@ -159,14 +159,11 @@ def test_the_schedule_shows_each_entry_and_its_last_run(api: ApiServer, prefix: 
             },
         )
     with session_scope(api.database_url) as session:
-        record_fired(
-            session=session, entry=fired, task_name="refnet.crawler.recrawl_watched", task_id="t1"
-        )
+        record_fired(session=session, entry=fired, task_name="refnet.crawler.recrawl_watched")
         record_fired(
             session=session,
             entry=done,
             task_name="refnet.maintenance.backup_database",
-            task_id="t2",
         )
     with session_scope(api.database_url) as session:
         record_started(session=session, entry=done, task_name="refnet.maintenance.backup_database")

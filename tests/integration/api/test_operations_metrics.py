@@ -46,7 +46,7 @@ def test_metrics_show_schedule_failures_backups_and_health(api: ApiServer) -> No
     try:
         with session_scope(url) as session:
             register_entries(session=session, entries={ENTRY: "refnet.maintenance.check_health"})
-            record_fired(session=session, entry=ENTRY, task_name="t", task_id="metrics-probe-1")
+            record_fired(session=session, entry=ENTRY, task_name="t")
             record_finished(session=session, entry=ENTRY, outcome="failed", detail="boom")
             record_failure(
                 session=session,

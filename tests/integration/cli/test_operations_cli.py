@@ -151,7 +151,6 @@ def test_health_on_the_stack_names_missing_workers_and_beat(
             session=session,
             entry="health",
             task_name="refnet.maintenance.check_health",
-            task_id="t",
         )
     stack = {"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "SCHEDULE__RECRAWL__ENABLED": "false"}
 

@@ -47,7 +47,6 @@ class ScheduleRun(Base):
     registered_at: Mapped[datetime] = mapped_column(default=utcnow)
     fired_count: Mapped[int] = mapped_column(default=0)
     last_fired_at: Mapped[datetime | None]
-    last_task_id: Mapped[str | None] = mapped_column(String(64))
     last_started_at: Mapped[datetime | None]
     last_finished_at: Mapped[datetime | None]
     last_outcome: Mapped[str | None] = mapped_column(String(16))  # running, ok, failed

@@ -149,7 +149,7 @@ def register_entries(*, session: Session, entries: Mapping[str, str]) -> None:
     session.execute(statement.on_conflict_do_nothing(index_elements=["entry"]), rows)
 
 
-def record_fired(*, session: Session, entry: str, task_name: str, task_id: str) -> None:
+def record_fired(*, session: Session, entry: str, task_name: str) -> None:
     now = utcnow()
     statement = insert_for(session, ScheduleRun).values(
         entry=entry,
@@ -158,7 +158,6 @@ def record_fired(*, session: Session, entry: str, task_name: str, task_id: str) 
         fired_count=1,
         completed_count=0,
         last_fired_at=now,
-        last_task_id=task_id,
     )
     session.execute(
         statement.on_conflict_do_update(
@@ -167,7 +166,6 @@ def record_fired(*, session: Session, entry: str, task_name: str, task_id: str) 
                 "task_name": task_name,
                 "fired_count": ScheduleRun.fired_count + 1,
                 "last_fired_at": now,
-                "last_task_id": task_id,
             },
         )
     )
