@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from refnet.api.errors import error_body
-from refnet.core.metrics import observe_request
+from refnet.core.metrics import HTTP_IN_FLIGHT, observe_request
 
 log = structlog.get_logger("refnet.api.access")
 
@@ -127,6 +127,7 @@ class EdgeMiddleware:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await send(message)
 
+        HTTP_IN_FLIGHT.inc()
         try:
             refusal = self._refusal(headers)
             if refusal is not None:
@@ -140,6 +141,7 @@ class EdgeMiddleware:
                     scope, send_with_headers, 500, "an internal error occurred; it has been logged"
                 )
         finally:
+            HTTP_IN_FLIGHT.dec()
             route = scope.get("route")
             template = getattr(route, "path_format", None) or getattr(route, "path", None)
             seconds = time.perf_counter() - started

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from prometheus_client.registry import Collector
 
 from refnet.api.edge import Network, parse_networks
 from refnet.api.ratelimit import RateLimits
 from refnet.api.response_cache import ResponseCache
 from refnet.core.config import Settings
 from refnet.db.async_reads import AsyncReads
-from refnet.ops.metrics import OperationsCollector
+from refnet.ops.metrics import CachedCollector, recorded_collectors
 from refnet.security.session_cache import AsyncSessionLookup
 from refnet.security.sessions import Sessions
 from refnet.worker.background import BackgroundDispatcher
 from refnet.worker.status import QueueInspector
+
+# Queue lengths and live workers ask the broker (a one-second broadcast): at most this often.
+BROKER_TTL = 10.0
 
 
 @dataclass
@@ -25,10 +30,10 @@ class ApiState:
     metrics_networks: tuple[Network, ...]
     session_lookup: AsyncSessionLookup | None  # with Redis: sessions recently found live
     response_cache: ResponseCache | None  # with Redis: detail, search and graph answers
-    operations_metrics: OperationsCollector  # schedule, failures, backups, health on /metrics
     async_reads: AsyncReads | None = None  # PostgreSQL: detail, search, graph on the event loop
     inspector: QueueInspector | None = None  # with a broker
     background: BackgroundDispatcher | None = None  # embedded: tasks run in this process
+    _metrics: list[Collector] | None = field(default=None, repr=False)
 
     @classmethod
     def build(cls, settings: Settings) -> ApiState:
@@ -38,7 +43,6 @@ class ApiState:
             sessions=Sessions.from_settings(settings),
             rate_limits=RateLimits(settings),
             metrics_networks=parse_networks(settings.api.metrics_networks),
-            operations_metrics=OperationsCollector(settings),
             session_lookup=AsyncSessionLookup(settings.redis_url) if settings.redis_url else None,
             response_cache=(
                 ResponseCache(
@@ -50,3 +54,12 @@ class ApiState:
                 else None
             ),
         )
+
+    def metrics_collectors(self) -> list[Collector]:
+        """What /metrics reads from the database, the broker and the certificate (made at the
+        first scrape, once the dispatcher has chosen the broker)."""
+        if self._metrics is None:
+            self._metrics = recorded_collectors(self.settings)
+            if self.inspector is not None:
+                self._metrics.append(CachedCollector(self.inspector.metric_families, BROKER_TTL))
+        return self._metrics

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from pathlib import Path
-
 import typer
 
 from refnet.cli.common import (
@@ -42,7 +37,9 @@ def serve(
         if created is not None:
             console.print(f"Created the first admin, {created.username}.")
     if workers > 1:
-        _share_metrics_between_workers()
+        from refnet.core.metrics import prepare_multiprocess_dir
+
+        prepare_multiprocess_dir("api")
     import uvicorn
 
     try:
@@ -77,12 +74,3 @@ def _prepare_database(settings: Settings) -> None:
         raise
     except Exception as exc:  # unreachable: start anyway, /ready reports it
         errors.print(f"warning: the database is not reachable yet ({type(exc).__name__})")
-
-
-def _share_metrics_between_workers() -> None:
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-        Path(directory).mkdir(parents=True, exist_ok=True)
-    else:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="refnet-metrics-")

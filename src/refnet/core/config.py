@@ -32,6 +32,7 @@ from refnet.core.secret_settings import (
 from refnet.core.settings_operations import (
     BackupSettings,
     HealthSettings,
+    MetricsSettings,
     ScheduleSettings,
     WorkerSettings,
 )
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     workers: WorkerSettings = WorkerSettings()
     backup: BackupSettings = BackupSettings()
     health: HealthSettings = HealthSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     # Flower (`refnet flower`): basic auth; production refuses to start it without both.
     flower_user: str | None = None

@@ -197,6 +197,17 @@ class BackupSettings(BaseModel):
     keep_monthly: int = Field(default=6, ge=0)
 
 
+class MetricsSettings(BaseModel):
+    # Address the worker and beat exporters listen on; the API serves /metrics on its own port.
+    address: str = "127.0.0.1"
+    # Port of each worker's exporter (0: none). One per host or container.
+    worker_port: int = Field(default=9808, ge=0, le=65535)
+    # Port of the beat's exporter (0: none).
+    beat_port: int = Field(default=9809, ge=0, le=65535)
+    # The certificate nginx serves, readable by the API: its expiry is exported ("" = not watched).
+    tls_certificate_file: str = ""
+
+
 class HealthSettings(BaseModel):
     # Free space below which the data or vault volume is reported (MiB).
     min_free_mb: int = Field(default=1024, ge=0)

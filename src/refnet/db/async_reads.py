@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from refnet.core.errors import TransientError
+from refnet.core.metrics import DB_POOL_IN_USE, DB_POOL_SIZE, DB_POOL_WAITING
+from refnet.db.pool_metrics import ASYNC_POOL
 from refnet.db.queries import _steps
 from refnet.db.queries.paper_graph import Graph, graph_steps
 from refnet.db.queries.paper_views import detail_from_row, detail_statement_for
@@ -43,7 +45,9 @@ class AsyncReads:
             options=ONE_PROCESS_PER_QUERY,
         )
         self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._size = size
         self._slots = asyncio.Semaphore(size)
+        DB_POOL_SIZE.labels(ASYNC_POOL).inc(size)
         dialect = psycopg_dialect.dialect()  # type: ignore[no-untyped-call]
         compiled = detail_statement_for("postgresql", "s2_id").compile(dialect=dialect)
         self._detail_sql = str(compiled)
@@ -53,7 +57,7 @@ class AsyncReads:
     async def connection(self) -> AsyncIterator[psycopg.AsyncConnection[Any]]:
         """A pooled connection; TransientError when the database cannot be reached or the
         connection broke (it is then dropped, and the next request connects afresh)."""
-        async with self._slots:
+        async with self._slot():
             try:
                 conn = self._idle.pop() if self._idle else await self._connect()
             except psycopg.OperationalError as exc:
@@ -66,6 +70,22 @@ class AsyncReads:
             finally:
                 if not conn.closed:
                     self._idle.append(conn)
+
+    @asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """One of `size` connections, counted on the pool metrics while waited for and held."""
+        waiting, in_use = DB_POOL_WAITING.labels(ASYNC_POOL), DB_POOL_IN_USE.labels(ASYNC_POOL)
+        waiting.inc()
+        try:
+            await self._slots.acquire()
+        finally:
+            waiting.dec()
+        in_use.inc()
+        try:
+            yield
+        finally:
+            in_use.dec()
+            self._slots.release()
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
         return await psycopg.AsyncConnection.connect(self.conninfo, autocommit=True)
@@ -93,5 +113,6 @@ class AsyncReads:
             return await _steps.run_async(conn, steps)
 
     async def close(self) -> None:
+        DB_POOL_SIZE.labels(ASYNC_POOL).dec(self._size)
         while self._idle:
             await self._idle.pop().close()

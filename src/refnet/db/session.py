@@ -19,7 +19,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session, sessionmaker
 
 from refnet.core.errors import TransientError
-from refnet.db import paper_changes  # noqa: F401  (its session events see every commit)
+from refnet.db import (
+    paper_changes,  # noqa: F401  (its session events see every commit)
+    pool_metrics,
+)
+from refnet.db.pool_metrics import MeasuredQueuePool
 
 # SQLSTATEs that say "try again": serialization failure, deadlock, lock not available, the
 # server shutting down or starting, too many connections. Class 08 is any connection exception.
@@ -54,6 +58,7 @@ def tune_engine(url: str, **options: Any) -> None:
     _ENGINE_OPTIONS[url] = options
     engine = _ENGINES.pop(url, None)
     if engine is not None:
+        pool_metrics.forget(engine)
         engine.dispose()
         _session_factory.cache_clear()
         _read_factory.cache_clear()
@@ -76,7 +81,7 @@ def _create_engine(url: str) -> Engine:
         return engine
     options = {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
     options |= _ENGINE_OPTIONS.get(url, {})
-    return create_engine(url, **options)
+    return pool_metrics.measure(create_engine(url, poolclass=MeasuredQueuePool, **options))
 
 
 @lru_cache(maxsize=8)
@@ -165,6 +170,7 @@ def _rollback_quietly(session: Session) -> None:
 def dispose_engines() -> None:
     """Close pooled connections and forget engines (tests and forked workers)."""
     for engine in _ENGINES.values():
+        pool_metrics.forget(engine)
         engine.dispose()
     _ENGINES.clear()
     _session_factory.cache_clear()

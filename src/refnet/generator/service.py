@@ -25,6 +25,7 @@ import structlog
 from sqlalchemy.orm import Session
 
 from refnet.core.batching import chunks
+from refnet.core.metrics import NOTES_WRITTEN
 from refnet.db.base import utcnow
 from refnet.db.models import VaultFileKind
 from refnet.db.queries.vault import (
@@ -171,7 +172,17 @@ def _generate(*, database_url: str, vault_dir: Path, full: bool) -> GenerateRepo
         files_kept=run.report.files_kept,
         seconds=run.report.seconds,
     )
+    _count_notes(run)
     return run.report
+
+
+def _count_notes(run: _Run) -> None:
+    report = run.report
+    NOTES_WRITTEN.labels("written").inc(report.notes_written)
+    NOTES_WRITTEN.labels("failed").inc(run.notes_failed)
+    NOTES_WRITTEN.labels("removed").inc(report.files_removed)
+    rendered_same = report.notes_rendered - report.notes_written - run.notes_failed
+    NOTES_WRITTEN.labels("unchanged").inc(max(0, rendered_same))
 
 
 def _write_notes(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from refnet.core.config import Settings
 from refnet.db import migrate
-from refnet.db.queries.operations import list_failures
+from refnet.db.queries.operations import count_failures_by_task
 from refnet.db.session import get_engine
 
 TIMEOUT_SECONDS = 1.0
@@ -115,13 +115,12 @@ def backup_check(settings: Settings, kind: str, now: datetime) -> Check:
 
 
 def failures_check(session: Session) -> Check:
-    waiting = list_failures(session=session, limit=1000)
+    waiting = count_failures_by_task(session=session)
     if not waiting:
         return Check("failed_tasks", True, "none waiting")
-    names = sorted({failure.task_name for failure in waiting})
     return Check(
         "failed_tasks",
         False,
-        f"{len(waiting)} failed task(s) wait for a person ({', '.join(names)}): "
+        f"{sum(waiting.values())} failed task(s) wait for a person ({', '.join(sorted(waiting))}): "
         "see `refnet tasks failed`",
     )

@@ -25,6 +25,7 @@ import structlog
 
 from refnet.core.errors import NotFound, PermanentError, TransientError
 from refnet.core.gcpause import gc_paused
+from refnet.core.metrics import S2_RATE_LIMIT_WAIT, S2_REQUESTS
 from refnet.sources.rate_limit import RateLimiter
 
 log = structlog.get_logger(__name__)
@@ -104,6 +105,17 @@ def _failure_for_status(response: httpx.Response, what: str) -> Exception:
     return PermanentError(f"{what}: refused (HTTP {status}: {detail}){hint}")
 
 
+def outcome_of(status: int) -> str:
+    """A response's status as the outcome label of `refnet_s2_requests_total`."""
+    if status == 429:
+        return "rate_limited"
+    if status >= 500:
+        return "server_error"
+    if status >= 400:
+        return "client_error"
+    return "ok"
+
+
 def decode_json(response: httpx.Response, *, what: str, expect: type) -> Any:
     """The JSON body of a 2xx answer, or the failure to raise for any other answer."""
     if not response.is_success:
@@ -167,13 +179,17 @@ class RetryingJsonClient:
         params: Mapping[str, str | int] | None,
         json: Any,
     ) -> Any:
+        waited = time.perf_counter()
         self.limiter.acquire(max_wait=self.policy.max_wait)
+        S2_RATE_LIMIT_WAIT.inc(time.perf_counter() - waited)
         with self._count_lock:
             self.attempts_made += 1
         try:
             response = self.http.request(method, path, params=params, json=json)
         except _RETRYABLE_EXCEPTIONS as exc:
+            S2_REQUESTS.labels("network_error").inc()
             raise RetryableFailure(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+        S2_REQUESTS.labels(outcome_of(response.status_code)).inc()
         return decode_json(response, what=what, expect=expect)
 
     def _too_long(self, failure: RetryableFailure) -> bool:
@@ -195,6 +211,7 @@ class RetryingJsonClient:
             delay=round(delay, 3),
             retry_after=failure.retry_after,
         )
+        S2_RATE_LIMIT_WAIT.inc(delay)
         self.sleep(delay)
 
     def _give_up(

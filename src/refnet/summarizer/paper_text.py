@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 
+from refnet.core.metrics import PDF_DOWNLOADS
 from refnet.db.models import InputKind, Paper, PdfDocument, PdfStatus
 from refnet.db.queries import pdfs as pdfs_q
 from refnet.db.session import session_scope
@@ -112,14 +113,17 @@ def _pdf_text(
         try:
             fetched = fetcher.fetch(locations)
         except PdfTemporarilyUnavailable as exc:
+            PDF_DOWNLOADS.labels("retrying").inc()
             failures = _count_transient_failure(database_url, paper.id, str(exc), reading)
             if failures < reading.attempts:
                 raise
             log.info("pdf_fallback_to_abstract", paper_id=paper.id, reason=str(exc))
             return None
         except PdfUnavailable as exc:
+            PDF_DOWNLOADS.labels("unavailable").inc()
             _record(database_url, paper.id, PdfStatus.UNAVAILABLE, error=str(exc))
             return None
+        PDF_DOWNLOADS.labels("fetched").inc()
         path, url, sha256, size = fetched.path, fetched.url, fetched.sha256, fetched.size
     try:
         extracted = extract_isolated(
@@ -132,6 +136,7 @@ def _pdf_text(
         if not text:
             raise ExtractionError("empty", f"{path.name}: no text outside the references")
     except ExtractionError as exc:
+        PDF_DOWNLOADS.labels("failed").inc()
         _record(database_url, paper.id, PdfStatus.FAILED, url=url, sha256=sha256, error=str(exc))
         log.info("pdf_unusable", paper_id=paper.id, kind=exc.kind)
         return None

@@ -14,6 +14,7 @@ import structlog
 from redbeat import RedBeatScheduler
 
 from refnet.core.config import get_settings
+from refnet.core.metrics import BEAT_TICK
 from refnet.db.queries.operations import record_fired, register_entries
 from refnet.db.session import session_scope
 
@@ -22,6 +23,10 @@ SCHEDULER = "refnet.worker.beat:RefNetScheduler"
 
 
 class RefNetScheduler(RedBeatScheduler):  # type: ignore[misc]
+    def tick(self, *args: Any, **kwargs: Any) -> Any:
+        BEAT_TICK.set_to_current_time()  # `refnet probe beat` and dashboards read it
+        return super().tick(*args, **kwargs)
+
     def setup_schedule(self) -> None:
         super().setup_schedule()
         entries = {name: entry["task"] for name, entry in self.app.conf.beat_schedule.items()}

@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 from celery import platforms
 from celery.signals import (
+    beat_init,
     celeryd_after_setup,
     celeryd_init,
     setup_logging,
@@ -28,11 +29,13 @@ from celery.signals import (
 from refnet.core.config import get_settings
 from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
+from refnet.core.metrics import prepare_multiprocess_dir
 from refnet.db.queries import operations
 from refnet.db.session import session_scope
 from refnet.worker import failures
 from refnet.worker.dispatch import REQUEST_ID_HEADER, start_dispatching
 from refnet.worker.schedule import SCHEDULE_HEADER
+from refnet.worker.task_metrics import start_exporter, zero_counters
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +50,22 @@ def configure_worker_logging(loglevel: Any = None, **_: Any) -> None:
 @celeryd_init.connect
 def configure_logging_early(options: dict[str, Any] | None = None, **_: Any) -> None:
     configure_worker_logging((options or {}).get("loglevel"))
+    prepare_multiprocess_dir("worker")  # before the pool processes are forked
+
+
+@worker_ready.connect
+def export_worker_metrics(sender: Any = None, **_: Any) -> None:
+    app = sender.app
+    zero_counters(app, [queue.name for queue in app.amqp.queues.consume_from.values()])
+    metrics = get_settings().metrics
+    start_exporter(address=metrics.address, port=metrics.worker_port, role="worker")
+
+
+@beat_init.connect
+def export_beat_metrics(**_: Any) -> None:
+    prepare_multiprocess_dir("beat")
+    metrics = get_settings().metrics
+    start_exporter(address=metrics.address, port=metrics.beat_port, role="beat")
 
 
 @worker_init.connect

@@ -7,7 +7,9 @@ from typing import Any
 
 import structlog
 from celery import Celery
+from prometheus_client.core import GaugeMetricFamily
 
+from refnet.ops.metrics import gauge
 from refnet.worker.queues import QueueName
 
 log = structlog.get_logger(__name__)
@@ -66,6 +68,25 @@ class QueueInspector:
             for queue in queues or []:
                 counts[queue["name"]] = counts.get(queue["name"], 0) + 1
         return counts
+
+    def metric_families(self) -> list[GaugeMetricFamily]:
+        """Messages waiting and live workers per queue, for /metrics; a queue the broker did
+        not answer for is left out (the target-level alerts cover a broker that is down)."""
+        reports = self.status()
+        return [
+            gauge(
+                "refnet_celery_queue_length",
+                "Task messages waiting in each queue.",
+                ["queue"],
+                {(r.name,): r.depth for r in reports if r.depth is not None},
+            ),
+            gauge(
+                "refnet_celery_workers",
+                "Live workers consuming each queue.",
+                ["queue"],
+                {(r.name,): r.workers for r in reports if r.workers is not None},
+            ),
+        ]
 
     def running_tasks(self) -> list[str]:
         """Tasks the live workers are running now, as "NAME on HOST"; empty if none answer."""

@@ -50,6 +50,6 @@ async def metrics(request: Request) -> Response:
     """Prometheus metrics; only for addresses in API__METRICS_NETWORKS."""
     if not in_networks(client_ip(request), api_state(request).metrics_networks):
         raise ApiError(403, "metrics are only served to the monitoring network")
-    collector = api_state(request).operations_metrics
-    payload, content_type = await run_in_threadpool(render, collector)
+    collectors = api_state(request).metrics_collectors()
+    payload, content_type = await run_in_threadpool(render, collectors)
     return Response(payload, media_type=content_type)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from refnet.db.base import as_utc, utcnow
@@ -97,6 +97,16 @@ def list_failures(
     if not include_retried:
         query = query.where(TaskFailure.status == FailureStatus.FAILED.value)
     return [_failure_view(row) for row in session.scalars(query.limit(limit))]
+
+
+def count_failures_by_task(*, session: Session) -> dict[str, int]:
+    """Failed tasks waiting for a person, by task name."""
+    rows = session.execute(
+        select(TaskFailure.task_name, func.count())
+        .where(TaskFailure.status == FailureStatus.FAILED.value)
+        .group_by(TaskFailure.task_name)
+    )
+    return {name: count for name, count in rows}
 
 
 def claim_for_retry(*, session: Session, failure_ids: Sequence[int] | None) -> list[FailureView]:
@@ -248,8 +258,6 @@ def list_findings(*, session: Session) -> list[FindingView]:
 
 def statistics(*, session: Session) -> dict[str, int]:
     """The network's size and the pipeline's state, as flat counts."""
-    from sqlalchemy import func
-
     from refnet.db.models import CrawlJob, Summary, VaultFile
     from refnet.db.queries.lookups import paper_counts
 
@@ -260,12 +268,17 @@ def statistics(*, session: Session) -> dict[str, int]:
         for status, n in session.execute(select(column, func.count()).group_by(column)):
             counts[f"{prefix}_{status}"] = n
     counts["vault_files"] = session.scalar(select(func.count()).select_from(VaultFile)) or 0
-    counts["failed_tasks"] = (
-        session.scalar(
-            select(func.count())
-            .select_from(TaskFailure)
-            .where(TaskFailure.status == FailureStatus.FAILED.value)
-        )
-        or 0
-    )
+    counts["failed_tasks"] = sum(count_failures_by_task(session=session).values())
     return counts
+
+
+def summary_counts(*, session: Session) -> dict[tuple[str, str], int]:
+    """Summaries by (provider, status)."""
+    from refnet.db.models import Summary
+
+    rows = session.execute(
+        select(Summary.provider, Summary.status, func.count()).group_by(
+            Summary.provider, Summary.status
+        )
+    )
+    return {(provider, status): count for provider, status, count in rows}

@@ -32,7 +32,9 @@ from typing import Any, Protocol
 import structlog
 
 from refnet.core.errors import PermanentError
+from refnet.core.metrics import LLM_COST, LLM_TOKENS
 from refnet.sources.http_retry import parse_retry_after
+from refnet.summarizer.pricing import estimated_dollars
 
 SUPPORTED_LANGUAGES = ("en", "ja")
 INPUT_KINDS = ("pdf", "abstract", "tldr")
@@ -254,7 +256,15 @@ def log_answer(
     started: float,
     **details: object,
 ) -> None:
-    """One `llm_answer` event per paid call: sizes and timing, never the prompt or a key."""
+    """One `llm_answer` event per paid call (sizes and timing, never the prompt or a key), and
+    its tokens and estimated cost on the metrics."""
+    LLM_TOKENS.labels(provider.name, "input").inc(answer.input_tokens)
+    LLM_TOKENS.labels(provider.name, "output").inc(answer.output_tokens)
+    LLM_COST.labels(provider.name).inc(
+        estimated_dollars(
+            provider.model, input_tokens=answer.input_tokens, output_tokens=answer.output_tokens
+        )
+    )
     _log.info(
         "llm_answer",
         provider=provider.name,
