@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/refnet_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev demo test lint typecheck bench lock clean
+.PHONY: install install-dev demo test lint typecheck bench lock clean dashboards
 
 install: $(RUNTIME_STAMP)
 install-dev: $(DEV_STAMP)
@@ -45,11 +45,13 @@ demo: $(RUNTIME_STAMP)
 	$(BIN)/refnet demo
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks monitoring
+	$(BIN)/ruff format --check src tests benchmarks monitoring
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
+	MYPYPATH=monitoring/grafana $(BIN)/mypy --strict monitoring/grafana/generate_dashboards.py \
+		monitoring/grafana/dashboards_src
 
 test: lint typecheck
 	REFNET_TEST_DATABASE_URL=$(TEST_DATABASE_URL) REFNET_TEST_REDIS_URL=$(TEST_REDIS_URL) \
@@ -62,6 +64,11 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.extractive_summarizer
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.api_throughput --reuse
+
+# Grafana's dashboards are Python (monitoring/grafana/dashboards_src); this writes the JSON that
+# Grafana provisions. A test fails while the committed JSON is out of date.
+dashboards: $(DEV_STAMP)
+	$(BIN)/python monitoring/grafana/generate_dashboards.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
