@@ -350,3 +350,17 @@ def test_the_dashboards_queries_return_data(prometheus: str) -> None:
     assert 29 < float(tls_days[0]["value"][1]) <= 30
     up = query(prometheus, 'up{job=~"refnet-.*|flower"}')
     assert up and all(sample["value"][1] == "1" for sample in up)
+
+
+def test_the_liveness_probes_pass_on_the_running_stack(stack: Stack) -> None:
+    """What a container's health check runs, against the real worker, beat and API."""
+    probes = [
+        ["api", "--url", stack.api.base_url + "/health"],
+        ["worker", "--queue", QueueName.CRAWLER.value],
+        ["beat", "--url", stack.exporters()["beat"], "--max-age", "60"],
+    ]
+    for probe in probes:
+        finished = subprocess.run(
+            [REFNET, "probe", *probe], env=stack.api.env, capture_output=True, text=True, timeout=60
+        )
+        assert finished.returncode == 0, (probe, finished.stderr)
