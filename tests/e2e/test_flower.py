@@ -5,54 +5,16 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 
 from tests.support.api import clean_environment, free_port
+from tests.support.flower import flower
 from tests.support.workers import REFNET, running_workers
 
 USER = "operator"
 PASSWORD = "flower-password-0123456789"
-
-
-@contextmanager
-def flower(workdir: Path, env: dict[str, str]) -> Iterator[str]:
-    """`refnet flower` on a free port; yields its /flower/ URL once it answers."""
-    port = free_port()
-    log = workdir / f"flower-{port}.log"
-    environment = {**clean_environment(), "REFNET_DATA_DIR": str(workdir / "data"), **env}
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [REFNET, "flower", "--port", str(port)],
-            env=environment,
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        base = f"http://127.0.0.1:{port}/flower/"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, f"flower exited {process.returncode}:\n" + (
-                    log.read_text(errors="replace")
-                )
-                assert time.monotonic() < deadline, "flower did not answer:\n" + log.read_text()
-                try:
-                    httpx.get(base, timeout=2)
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.2)
-            yield base
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def refused(workdir: Path, env: dict[str, str]) -> tuple[int, str]:

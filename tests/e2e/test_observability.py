@@ -25,11 +25,12 @@ from refnet.ops.backup import create_backup
 from refnet.security.roles import Role
 from refnet.worker.queues import QueueName
 from tests.conftest import REDIS_URL, truncate_all
-from tests.e2e.test_flower import flower
 from tests.fakes.llm_servers import FakeOpenAI
 from tests.fakes.s2_graph import make_graph
 from tests.fakes.s2_server import FakeSemanticScholar
 from tests.support.api import ApiServer, api_server, free_port
+from tests.support.flower import flower
+from tests.support.processes import serving
 from tests.support.promql import dashboard_expressions, dashboards, metric_names, panels
 from tests.support.workers import (
     REFNET,
@@ -240,29 +241,15 @@ def prometheus(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     (workdir / "flower_password").write_text(FLOWER_PASSWORD)
     config = loopback_configuration(stack, port, workdir)
     (workdir / "prometheus.yml").write_text(yaml.safe_dump(config, sort_keys=False))
-    log = workdir / "prometheus.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                binary,
-                f"--config.file={workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={workdir / 'data'}",
-                f"--web.listen-address=127.0.0.1:{port}",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    command = [
+        binary,
+        f"--config.file={workdir / 'prometheus.yml'}",
+        f"--storage.tsdb.path={workdir / 'data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+    ]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while _scrape(base + "/-/ready").strip() != "Prometheus Server is Ready.":
-            assert process.poll() is None, log.read_text()
-            assert time.monotonic() < deadline, "prometheus never became ready\n" + log.read_text()
-            time.sleep(0.3)
+    with serving(command, log=workdir / "prometheus.log", ready_url=base + "/-/ready"):
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def loopback_configuration(stack: Stack, port: int, workdir: Path) -> dict[str, Any]:

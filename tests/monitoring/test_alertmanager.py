@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from tests.support.api import free_port
+from tests.support.processes import serving
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "monitoring" / "alertmanager" / "alertmanager.yml"
@@ -134,32 +135,8 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
         "--cluster.listen-address=",
     ]
     base_url = f"http://127.0.0.1:{port}"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-        try:
-            _wait_ready(base_url, process, log)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"alertmanager exited {process.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(base_url + "/-/ready", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"alertmanager did not become ready:\n{log.read_text()[-3000:]}")
+    with serving(command, log=log, ready_url=base_url + "/-/ready", seconds=30):
+        yield base_url
 
 
 def alert(name: str, severity: str, **labels: str) -> dict[str, Any]:

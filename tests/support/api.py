@@ -6,7 +6,6 @@ import itertools
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ import httpx
 
 from refnet.security.accounts import Actor, create_user
 from refnet.security.roles import Role
+from tests.support.processes import serving
 from tests.support.workers import REFNET
 
 JWT_SECRET = "api-tests-signing-secret-0123456789abcdef"
@@ -129,36 +129,10 @@ def api_server(
     )
     log = workdir / f"api-{port}.log"
     command = [REFNET, "serve", "--port", str(port), "--workers", str(workers)]
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            command, env=environment, cwd=workdir, stdout=out, stderr=subprocess.STDOUT
-        )
-        server = ApiServer(f"http://127.0.0.1:{port}", database_url, environment, log)
-        try:
-            _wait_until_up(server, process, ready=wait_ready)
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _wait_until_up(server: ApiServer, process: subprocess.Popen[bytes], *, ready: bool) -> None:
-    deadline = time.monotonic() + 60
-    path = "/ready" if ready else "/health"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"refnet serve exited {process.returncode}:\n{server.logs()}")
-        try:
-            if httpx.get(server.base_url + path, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"refnet serve did not become ready:\n{server.logs()[-3000:]}")
+    base_url = f"http://127.0.0.1:{port}"
+    ready_url = base_url + ("/ready" if wait_ready else "/health")
+    with serving(command, log=log, ready_url=ready_url, env=environment, cwd=workdir):
+        yield ApiServer(base_url, database_url, environment, log)
 
 
 def load_sample(workdir: Path, env: Mapping[str, str]) -> None:
