@@ -104,30 +104,43 @@ def _recorded(settings: Settings) -> Families:
 
 
 def _schedule(runs: list[Any]) -> Families:
-    fired = CounterMetricFamily(
-        "refnet_schedule_fired", "Runs of each beat entry fired.", labels=["entry"]
-    )
-    completed = CounterMetricFamily(
-        "refnet_schedule_completed", "Runs of each beat entry that ended.", labels=["entry"]
-    )
-    last_fired = GaugeMetricFamily(
-        "refnet_schedule_last_fired_timestamp_seconds",
-        "When each beat entry last fired (Unix time).",
-        labels=["entry"],
-    )
-    last_ok = GaugeMetricFamily(
-        "refnet_schedule_last_run_ok",
-        "1 when the entry's last run ended well, 0 when it failed.",
-        labels=["entry"],
-    )
-    for run in runs:
-        fired.add_metric([run.entry], run.fired_count)
-        completed.add_metric([run.entry], run.completed_count)
-        if run.last_fired_at is not None:
-            last_fired.add_metric([run.entry], run.last_fired_at.timestamp())
-        if run.last_outcome in ("ok", "failed"):
-            last_ok.add_metric([run.entry], 1 if run.last_outcome == "ok" else 0)
-    return [fired, completed, last_fired, last_ok]
+    by_entry = {run.entry: run for run in runs}
+    return [
+        _family(
+            CounterMetricFamily,
+            "refnet_schedule_fired",
+            "Runs of each beat entry fired.",
+            ["entry"],
+            {(e,): run.fired_count for e, run in by_entry.items()},
+        ),
+        _family(
+            CounterMetricFamily,
+            "refnet_schedule_completed",
+            "Runs of each beat entry that ended.",
+            ["entry"],
+            {(e,): run.completed_count for e, run in by_entry.items()},
+        ),
+        gauge(
+            "refnet_schedule_last_fired_timestamp_seconds",
+            "When each beat entry last fired (Unix time).",
+            ["entry"],
+            {
+                (e,): run.last_fired_at.timestamp()
+                for e, run in by_entry.items()
+                if run.last_fired_at is not None
+            },
+        ),
+        gauge(
+            "refnet_schedule_last_run_ok",
+            "1 when the entry's last run ended well, 0 when it failed.",
+            ["entry"],
+            {
+                (e,): 1 if run.last_outcome == "ok" else 0
+                for e, run in by_entry.items()
+                if run.last_outcome in ("ok", "failed")
+            },
+        ),
+    ]
 
 
 def _health(findings: list[Any]) -> Families:
@@ -191,27 +204,28 @@ def _llm_budget(settings: Settings, session: Any) -> Families:
 
 
 def _backups(settings: Settings) -> Families:
-    made = GaugeMetricFamily(
-        "refnet_backup_last_success_timestamp_seconds",
-        "When the last good backup of each kind was made (Unix time).",
-        labels=["kind"],
-    )
-    size = GaugeMetricFamily(
-        "refnet_backup_last_size_bytes", "Size of the last good backup.", labels=["kind"]
-    )
-    duration = GaugeMetricFamily(
-        "refnet_backup_last_duration_seconds",
-        "How long the last good backup took to make.",
-        labels=["kind"],
-    )
-    for kind in BackupKind:
-        info = last_good_backup(settings=settings, kind=kind)
-        if info is None:
-            continue
-        made.add_metric([kind.value], info.created_at.timestamp())
-        size.add_metric([kind.value], info.size)
-        duration.add_metric([kind.value], info.duration_seconds)
-    return [made, size, duration]
+    last = {kind.value: last_good_backup(settings=settings, kind=kind) for kind in BackupKind}
+    good = {(kind,): info for kind, info in last.items() if info is not None}
+    return [
+        gauge(
+            "refnet_backup_last_success_timestamp_seconds",
+            "When the last good backup of each kind was made (Unix time).",
+            ["kind"],
+            {key: info.created_at.timestamp() for key, info in good.items()},
+        ),
+        gauge(
+            "refnet_backup_last_size_bytes",
+            "Size of the last good backup.",
+            ["kind"],
+            {key: info.size for key, info in good.items()},
+        ),
+        gauge(
+            "refnet_backup_last_duration_seconds",
+            "How long the last good backup took to make.",
+            ["kind"],
+            {key: info.duration_seconds for key, info in good.items()},
+        ),
+    ]
 
 
 def certificate_figures(path: str) -> Families:
@@ -233,7 +247,15 @@ def certificate_figures(path: str) -> Families:
 def gauge(
     name: str, documentation: str, labels: list[str], values: dict[tuple[str, ...], Any]
 ) -> GaugeMetricFamily:
-    family = GaugeMetricFamily(name, documentation, labels=labels)
+    family: GaugeMetricFamily = _family(GaugeMetricFamily, name, documentation, labels, values)
+    return family
+
+
+def _family(
+    kind: Any, name: str, documentation: str, labels: list[str], values: dict[tuple[str, ...], Any]
+) -> Any:
+    """A metric family of `kind` with one sample per label values in `values`."""
+    family = kind(name, documentation, labels=labels)
     for label_values, value in values.items():
         family.add_metric(list(label_values), value)
     return family
