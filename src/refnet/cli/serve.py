@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 
 from refnet.cli.common import (
@@ -36,7 +38,9 @@ def serve(
         created = bootstrap_admin(settings)
         if created is not None:
             console.print(f"Created the first admin, {created.username}.")
-    if workers > 1:
+    if workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Several processes share one count; and a directory given by the environment holds
+        # the counts of earlier runs, which must not add to this one's.
         from refnet.core.metrics import prepare_multiprocess_dir
 
         prepare_multiprocess_dir("api")

@@ -10,10 +10,16 @@ empties at start so nothing a crashed process left behind is counted twice; `ren
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+# prometheus_client writes to PROMETHEUS_MULTIPROC_DIR as soon as it is imported: a directory
+# named there but not made yet (a fresh volume) would stop every process at start.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 import prometheus_client.values
 from prometheus_client import (
@@ -28,6 +34,9 @@ from prometheus_client import (
 from prometheus_client.registry import Collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# What prepare_multiprocess_dir makes in the base, and what prometheus_client writes there itself.
+PROCESS_DIR = re.compile(r"(?:api|worker|beat)-(?P<pid>\d+)")
+PROCESS_FILE = re.compile(r"(?:counter|gauge_\w+|histogram|summary)_(?P<pid>\d+)\.db")
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 OTHER = "other"  # what a label value outside its fixed set is counted as
 
@@ -151,19 +160,25 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
 
 
 def prepare_multiprocess_dir(role: str) -> Path:
-    """Give this process tree (the API's server processes, a worker and its pool) an empty
-    directory of its own under PROMETHEUS_MULTIPROC_DIR (or the temporary directory), and point
-    PROMETHEUS_MULTIPROC_DIR at it for the children.
+    """Give this process tree (the API's server processes, a worker and its pool, the beat) an
+    empty directory of its own, `<base>/<role>-<pid>`, and point PROMETHEUS_MULTIPROC_DIR at it
+    for the children. The base is PROMETHEUS_MULTIPROC_DIR as this process found it, else
+    `$TMPDIR/refnet-metrics`.
 
-    Directories of processes that are gone are removed: what a crashed run left is never summed
-    with ours, and processes of other roles sharing the base keep theirs. Call it in the parent
-    before any child starts; the value store is chosen again, as prometheus_client picks it
-    when first imported."""
-    base = Path(os.environ.get(MULTIPROC_ENV) or Path(tempfile.gettempdir()) / "refnet-metrics")
+    Directories of RefNet processes that are gone are removed, and the files this process and
+    dead ones wrote in the base itself: what a crashed run left is never summed with ours, while
+    live processes of other roles sharing the base keep theirs and anything else is left alone.
+    Call it in the parent before any child starts. prometheus_client chose its value store when
+    first imported: it is chosen again, and the metrics without labels are made again in it."""
+    base = _base()
     base.mkdir(parents=True, exist_ok=True)
-    for leftover in base.glob("*-*"):
-        if leftover.is_dir() and not _alive(leftover.name.rpartition("-")[2]):
-            shutil.rmtree(leftover, ignore_errors=True)
+    for path in base.iterdir():
+        directory = PROCESS_DIR.fullmatch(path.name)
+        if directory and path.is_dir() and not _alive(int(directory["pid"])):
+            shutil.rmtree(path, ignore_errors=True)
+        store = PROCESS_FILE.fullmatch(path.name)
+        if store and (int(store["pid"]) == os.getpid() or not _alive(int(store["pid"]))):
+            path.unlink(missing_ok=True)
     own = base / f"{role}-{os.getpid()}"
     shutil.rmtree(own, ignore_errors=True)
     own.mkdir()
@@ -174,13 +189,21 @@ def prepare_multiprocess_dir(role: str) -> Path:
     return own
 
 
-def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return True  # not one of ours: left alone
-    if int(pid) == os.getpid():
-        return False
+def _base() -> Path:
+    found = os.environ.get(MULTIPROC_ENV)
+    if not found:
+        return Path(tempfile.gettempdir()) / "refnet-metrics"
+    named = PROCESS_DIR.fullmatch(Path(found).name)
+    if named and int(named["pid"]) == os.getpid():
+        return Path(found).parent  # prepared before, in this process: the same base again
+    return Path(found)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # a run before this one that had our number (a container's pid 1)
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:

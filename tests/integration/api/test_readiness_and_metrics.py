@@ -40,3 +40,20 @@ def test_metrics_count_the_requests_of_every_server_process(tmp_path: Path) -> N
     )
     assert counted is not None, text[:2000]
     assert float(counted.group(1)) >= 60
+
+
+def test_a_restarted_api_counts_only_its_own_requests(tmp_path: Path) -> None:
+    """One server process and PROMETHEUS_MULTIPROC_DIR set by the operator: the files of the run
+    before a restart are not added to this run's counts."""
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    counts = []
+    for _run in range(2):
+        with api_server(tmp_path, env) as server:
+            assert httpx.get(server.base_url + "/health").status_code == 200
+            text = httpx.get(server.base_url + "/metrics").text
+        found = re.search(
+            r'refnet_http_requests_total\{method="GET",route="/health",status="2xx"\} (\S+)', text
+        )
+        assert found is not None, text[:2000]
+        counts.append(float(found.group(1)))
+    assert counts == [1.0, 1.0]
