@@ -22,7 +22,7 @@ from prometheus_client.registry import Collector
 
 from refnet.core.config import Settings
 from refnet.db.base import utcnow
-from refnet.db.queries.lookups import paper_counts
+from refnet.db.queries.lookups import edge_count, paper_state_counts
 from refnet.db.queries.operations import (
     count_failures_by_task,
     list_findings,
@@ -37,6 +37,8 @@ log = structlog.get_logger(__name__)
 Families = list[Any]
 # A scrape within this many seconds of the last one gets the same answer.
 DATABASE_FIGURES_TTL = 10.0
+# The network's size moves slowly and counting a million edges takes ~50 ms: once a minute.
+NETWORK_FIGURES_TTL = 60.0
 CERTIFICATE_TTL = 300.0
 
 
@@ -61,7 +63,8 @@ class CachedCollector(Collector):
 def recorded_collectors(settings: Settings) -> list[Collector]:
     """The database's and the backup directory's figures, and the certificate's expiry."""
     collectors: list[Collector] = [
-        CachedCollector(lambda: database_figures(settings), DATABASE_FIGURES_TTL)
+        CachedCollector(lambda: database_figures(settings), DATABASE_FIGURES_TTL),
+        CachedCollector(lambda: network_figures(settings), NETWORK_FIGURES_TTL),
     ]
     if settings.metrics.tls_certificate_file:
         path = settings.metrics.tls_certificate_file
@@ -86,8 +89,6 @@ def _recorded(settings: Settings) -> Families:
         runs = list_schedule_runs(session=session)
         failures = count_failures_by_task(session=session)
         findings = list_findings(session=session)
-        papers = paper_counts(session=session)
-        summaries = summary_counts(session=session)
         budget = _llm_budget(settings, session)
     return [
         *_schedule(runs),
@@ -98,7 +99,6 @@ def _recorded(settings: Settings) -> Families:
             {(task,): count for task, count in sorted(failures.items())},
         ),
         *_health(findings),
-        *_network(papers, summaries),
         *budget,
     ]
 
@@ -160,9 +160,17 @@ def _health(findings: list[Any]) -> Families:
     ]
 
 
-def _network(papers: dict[str, int], summaries: dict[tuple[str, str], int]) -> Families:
-    edges = papers.pop("edges", 0)
-    papers.pop("authors", None)
+def network_figures(settings: Settings) -> Families:
+    """Papers by crawl state, edges, summaries by provider and status; nothing when the
+    database cannot be read (`refnet_operations_up` says so)."""
+    try:
+        with read_scope(settings.effective_database_url) as session:
+            papers = paper_state_counts(session=session)
+            edges = edge_count(session=session)
+            summaries = summary_counts(session=session)
+    except Exception as exc:
+        log.warning("network_metrics_unavailable", reason=type(exc).__name__)
+        return []
     return [
         gauge(
             "refnet_papers",

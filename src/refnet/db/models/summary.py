@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from refnet.db.base import Base, BigId, utcnow
@@ -63,6 +63,15 @@ class Summary(Base):
     __table_args__ = (
         UniqueConstraint(
             "paper_id", "provider", "model", "prompt_version", "language", name="uq_summaries_key"
+        ),
+        # Summaries by provider and status, and today's tokens per provider (the daily budget
+        # before each paid call, and /metrics): without them each is a scan of the texts.
+        Index("ix_summaries_provider_status", "provider", "status"),
+        Index(
+            "ix_summaries_provider_completed",
+            "provider",
+            "completed_at",
+            postgresql_include=["input_tokens", "output_tokens"],
         ),
     )
 

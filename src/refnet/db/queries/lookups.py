@@ -71,12 +71,20 @@ def get_paper_with_neighbours(*, session: Session, paper_id: int) -> Paper | Non
 
 
 def paper_counts(*, session: Session) -> dict[str, int]:
-    counts = dict(
-        session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state)).all()
-    )
-    counts["edges"] = session.scalar(select(func.count()).select_from(Citation)) or 0
+    counts = paper_state_counts(session=session)
+    counts["edges"] = edge_count(session=session)
     counts["authors"] = session.scalar(select(func.count()).select_from(Author)) or 0
     return counts
+
+
+def paper_state_counts(*, session: Session) -> dict[str, int]:
+    """Papers by crawl state."""
+    rows = session.execute(select(Paper.crawl_state, func.count()).group_by(Paper.crawl_state))
+    return {state: count for state, count in rows}
+
+
+def edge_count(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Citation)) or 0
 
 
 def most_cited_in_network(*, session: Session, limit: int = 10) -> list[tuple[Paper, int]]:
