@@ -64,6 +64,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.extractive_summarizer
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.api_throughput --reuse
+	$(BIN)/python -m benchmarks.metrics_scrape --reuse
 
 # Grafana's dashboards are Python (monitoring/grafana/dashboards_src); this writes the JSON that
 # Grafana provisions. A test fails while the committed JSON is out of date.

@@ -87,3 +87,20 @@ def test_extractive_summarizer_benchmark() -> None:
     assert float(figures["extract_and_summarize_pages_per_s"]) > 0  # type: ignore[arg-type]
     storm = figures["pipeline_20pct_pdf_failures"]
     assert storm == {**storm, "summarized": 10, "from_abstract": 2, "notes_written": 10}
+
+
+def test_metrics_scrape_benchmark(pg_url: str) -> None:
+    url = pg_url.rsplit("/", 1)[0] + "/refnet_metrics_bench_smoke"
+    figures: Any = run_benchmark(
+        "benchmarks.metrics_scrape",
+        *("--papers", "500", "--edges", "2000", "--calls", "3"),
+        *("--events", "1000", "--repeats", "1", "--database-url", url),
+    )
+    scrape = figures["scrape"]
+    assert scrape["render"]["bytes"] > scrape["baseline_generate_latest"]["bytes"]
+    assert {"p50_ms", "p95_ms"} <= set(scrape["database_figures"])
+    assert scrape["statements"]["citation_edges"]["p50_ms"] > 0
+    multiprocess = figures["events_multiprocess"]
+    assert multiprocess["counted_in_files"] is True
+    assert multiprocess["prometheus_client_imported_before_prepare"] is False
+    assert figures["events_single"]["http_request_ns"] > 0
