@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -91,9 +92,9 @@ def count_received(request: Any = None, **_: Any) -> None:
 def count_started(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     labels = _labels(task)
     TASKS_STARTED.labels(*labels).inc()
-    sent_at = _sent_at(task)
-    if sent_at is not None:
-        TASK_QUEUE_WAIT.labels(*labels).observe(max(0.0, time.time() - sent_at))
+    ready_at = _ready_at(task)
+    if ready_at is not None:
+        TASK_QUEUE_WAIT.labels(*labels).observe(max(0.0, time.time() - ready_at))
     if task_id is not None:
         _started[task_id] = time.perf_counter()
 
@@ -153,12 +154,20 @@ def _labels(task: Any) -> tuple[str, str]:
     )
 
 
-def _sent_at(task: Any) -> float | None:
+def _ready_at(task: Any) -> float | None:
+    """When the task could first have started: its publishing, or its ETA (a countdown, a
+    retry's delay) when that is later. None for a message without our stamp."""
     request = getattr(task, "request", None)
     if request is None:
         return None
     value = getattr(request, SENT_AT_HEADER, None) or (request.headers or {}).get(SENT_AT_HEADER)
     try:
-        return float(value) if value is not None else None
+        sent_at = float(value)
     except (TypeError, ValueError):
         return None
+    eta = getattr(request, "eta", None)
+    try:
+        due = datetime.fromisoformat(eta).timestamp() if isinstance(eta, str) else None
+    except ValueError:
+        due = None
+    return max(sent_at, due) if due is not None else sent_at
