@@ -161,6 +161,8 @@ def _ready_at(task: Any) -> float | None:
     if request is None:
         return None
     value = getattr(request, SENT_AT_HEADER, None) or (request.headers or {}).get(SENT_AT_HEADER)
+    if value is None:
+        return None
     try:
         sent_at = float(value)
     except (TypeError, ValueError):
