@@ -26,6 +26,7 @@ from refnet.core.secret_settings import (
     SECRET_FIELDS,
     FileSecretsSource,
     is_placeholder,
+    redis_url_with_password,
     url_password,
     with_password,
 )
@@ -84,7 +85,7 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     data_dir: Path = Field(default=Path("data"), validation_alias="REFNET_DATA_DIR")
     database_url: str | None = None
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, repr=False)  # may hold REDIS_PASSWORD
     vault_dir: Path = Path("vault")
 
     semantic_scholar_api_url: str = PUBLIC_S2_API_URL
@@ -119,6 +120,8 @@ class Settings(BaseSettings):
     jwt_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     # Merged into DATABASE_URL when that URL carries no password (PostgreSQL).
     database_password: SecretStr | None = None
+    # Merged into REDIS_URL and a redis:// CELERY_BROKER_URL when they carry no password.
+    redis_password: SecretStr | None = None
     # The first admin, created once when the database has no admin at all.
     refnet_bootstrap_admin: str | None = None
     refnet_bootstrap_admin_password: SecretStr | None = None
@@ -129,7 +132,7 @@ class Settings(BaseSettings):
     openai_base_url: str | None = None
 
     # Unset: the Redis at REDIS_URL; neither set: tasks run in-process (embedded).
-    celery_broker_url: str | None = None
+    celery_broker_url: str | None = Field(default=None, repr=False)
 
     log_level: str = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -176,7 +179,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "jwt_secret", "database_password", "refnet_bootstrap_admin_password", "flower_password"
+        "jwt_secret",
+        "database_password",
+        "redis_password",
+        "refnet_bootstrap_admin_password",
+        "flower_password",
     )
     @classmethod
     def _empty_secret_is_unset(cls, value: SecretStr | None) -> SecretStr | None:
@@ -195,6 +202,16 @@ class Settings(BaseSettings):
                 f"({self.summarizer.max_attempts}), or a paper whose PDF host is down fails "
                 "before it can be summarized from its abstract"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _merge_redis_password(self) -> Settings:
+        if self.redis_password is not None:
+            password = self.redis_password.get_secret_value()
+            if self.redis_url:
+                self.redis_url = redis_url_with_password(self.redis_url, password)
+            if self.celery_broker_url:
+                self.celery_broker_url = redis_url_with_password(self.celery_broker_url, password)
         return self
 
     @model_validator(mode="after")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from pydantic_settings import PydanticBaseSettingsSource
 
@@ -23,6 +24,7 @@ SECRET_FIELDS = (
     "jwt_secret",
     "jwt_previous_secrets",
     "database_password",
+    "redis_password",
     "refnet_bootstrap_admin_password",
     "flower_password",
 )
@@ -47,6 +49,7 @@ PRODUCTION_SECRET_LENGTHS = {
     "jwt_secret": MIN_JWT_SECRET_LENGTH,
     "jwt_previous_secrets": MIN_JWT_SECRET_LENGTH,
     "database_password": MIN_SECRET_LENGTH,
+    "redis_password": MIN_SECRET_LENGTH,
     "flower_password": MIN_SECRET_LENGTH,
 }
 
@@ -89,6 +92,18 @@ def url_password(url: str | None) -> str | None:
         return make_url(url).password
     except Exception:  # a URL SQLAlchemy refuses is reported where it is used
         return None
+
+
+def redis_url_with_password(url: str, password: str) -> str:
+    """A redis:// or rediss:// URL with `password` merged in, unless it carries one already
+    (`redis://:PASSWORD@host:6379/0`, Redis' default user)."""
+    parts = urlsplit(url)
+    if parts.password is not None or parts.scheme not in ("redis", "rediss"):
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def with_password(url: str, password: str) -> str:

@@ -63,3 +63,33 @@ def test_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ENVIRONMENT", "staging-ish")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_the_redis_password_comes_from_a_file_into_both_urls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = tmp_path / "redis_password"
+    secret.write_text("r3dis/p@ss-from-a-secret\n")
+    monkeypatch.setenv("REDIS_PASSWORD_FILE", str(secret))
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    monkeypatch.setenv("CELERY_BROKER_URL", "redis://redis:6379/1")
+    settings = Settings()
+    assert settings.redis_url == "redis://:r3dis%2Fp%40ss-from-a-secret@redis:6379/0"
+    assert settings.broker_url == "redis://:r3dis%2Fp%40ss-from-a-secret@redis:6379/1"
+    assert "r3dis" not in repr(settings)
+
+
+def test_a_redis_url_with_its_own_password_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_PASSWORD", "the-secret-from-elsewhere")
+    monkeypatch.setenv("REDIS_URL", "redis://:in-the-url@redis:6379/0")
+    monkeypatch.setenv("CELERY_BROKER_URL", "amqp://guest:guest@rabbit:5672//")
+    settings = Settings()
+    assert settings.redis_url == "redis://:in-the-url@redis:6379/0"
+    assert settings.broker_url == "amqp://guest:guest@rabbit:5672//"
+
+
+def test_production_refuses_a_short_redis_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("REDIS_PASSWORD", "short")
+    with pytest.raises(ValidationError, match="REDIS_PASSWORD"):
+        Settings()
