@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/refnet_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev demo test lint typecheck bench lock clean dashboards
+.PHONY: install install-dev demo test lint typecheck bench lock clean dashboards up down
 
 install: $(RUNTIME_STAMP)
 install-dev: $(DEV_STAMP)
@@ -70,6 +70,13 @@ bench: $(DEV_STAMP)
 # Grafana provisions. A test fails while the committed JSON is out of date.
 dashboards: $(DEV_STAMP)
 	$(BIN)/python monitoring/grafana/generate_dashboards.py
+
+# The Docker Compose stack with the development override (scripts/docker-dev.sh --help).
+up:
+	scripts/docker-dev.sh up
+
+down:
+	scripts/docker-dev.sh down
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
