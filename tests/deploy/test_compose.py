@@ -25,11 +25,11 @@ from urllib.parse import quote
 
 import pytest
 import yaml
-from pydantic import BaseModel
 
-from refnet.core.config import SECRET_FIELDS, Settings, settings_from
+from refnet.core.config import Settings, settings_from
 from refnet.core.secret_settings import is_placeholder
 from refnet.worker.processes import SHIPPED_PROCESSES, WORKER_PROCESSES
+from tests.support.settings_names import setting_variables
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = "docker-compose.yml"
@@ -289,21 +289,8 @@ def test_prometheus_reaches_every_target_it_scrapes() -> None:
 # --- the environment RefNet is given -------------------------------------------------------------
 
 
-def variables(model: type[BaseModel], prefix: str = "") -> set[str]:
-    names = set()
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            names |= variables(annotation, f"{prefix}{name.upper()}__")
-        else:
-            names.add(str(alias) if isinstance(alias, str) else f"{prefix}{name.upper()}")
-    return names
-
-
 def accepted_variables() -> set[str]:
-    secret_files = {f"{name.upper()}_FILE" for name in SECRET_FIELDS}
-    return variables(Settings) | secret_files | NON_SETTINGS_VARIABLES
+    return setting_variables() | NON_SETTINGS_VARIABLES
 
 
 @pytest.mark.parametrize("combination", ["production", "development", "airgap"])

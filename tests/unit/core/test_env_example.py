@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel
-
-from refnet.core.config import SECRET_FIELDS, Settings
+from refnet.core.config import Settings
+from tests.support.settings_names import setting_variables
 
 EXAMPLE = Path(__file__).resolve().parents[3] / ".env.example"
 
@@ -17,29 +16,12 @@ def documented_names() -> set[str]:
     return set(names)
 
 
-def variables(model: type[BaseModel], prefix: str = "") -> set[str]:
-    """The environment variable of every field, nested sections joined with `__`."""
-    names = set()
-    for name, field in model.model_fields.items():
-        alias = field.validation_alias
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            names |= variables(annotation, f"{prefix}{name.upper()}__")
-        else:
-            names.add(str(alias) if isinstance(alias, str) else f"{prefix}{name.upper()}")
-    return names
-
-
-def setting_names() -> set[str]:
-    return variables(Settings) | {f"{n.upper()}_FILE" for n in SECRET_FIELDS}
-
-
 def test_every_setting_is_documented() -> None:
-    assert setting_names() <= documented_names()
+    assert setting_variables() <= documented_names()
 
 
 def test_nothing_undocumented_is_listed() -> None:
-    assert documented_names() <= setting_names()
+    assert documented_names() <= setting_variables()
 
 
 def test_the_example_values_load(tmp_path: Path) -> None:
