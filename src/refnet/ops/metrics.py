@@ -135,9 +135,9 @@ def _schedule(runs: list[Any]) -> Families:
             "1 when the entry's last run ended well, 0 when it failed.",
             ["entry"],
             {
-                (e,): 1 if run.last_outcome == "ok" else 0
+                (e,): 1 if run.last_finished_outcome == "ok" else 0
                 for e, run in by_entry.items()
-                if run.last_outcome in ("ok", "failed")
+                if run.last_finished_outcome in ("ok", "failed")
             },
         ),
     ]

@@ -49,7 +49,8 @@ class ScheduleRun(Base):
     last_fired_at: Mapped[datetime | None]
     last_started_at: Mapped[datetime | None]
     last_finished_at: Mapped[datetime | None]
-    last_outcome: Mapped[str | None] = mapped_column(String(16))  # running, ok, failed
+    # How the last run that ended did (ok, failed); a run in progress is told by its times.
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
     last_detail: Mapped[str | None] = mapped_column(Text)
     completed_count: Mapped[int] = mapped_column(default=0)
 

@@ -47,8 +47,9 @@ class ScheduleRunView:
     last_fired_at: datetime | None
     last_started_at: datetime | None
     last_finished_at: datetime | None
-    last_outcome: str | None
+    last_outcome: str | None  # running, ok or failed
     last_detail: str | None
+    last_finished_outcome: str | None = None  # ok or failed: how the last run that ended did
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,12 +190,12 @@ def record_started(*, session: Session, entry: str, task_name: str) -> None:
         fired_count=0,
         completed_count=0,
         last_started_at=utcnow(),
-        last_outcome="running",
     )
+    # The outcome column keeps the last finished run's: a run in progress shows as running in
+    # the view (started after it last finished), and the metric still says how the last one ended.
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["entry"],
-            set_={"last_started_at": utcnow(), "last_outcome": "running"},
+            index_elements=["entry"], set_={"last_started_at": utcnow()}
         )
     )
 
@@ -223,11 +224,17 @@ def list_schedule_runs(*, session: Session) -> list[ScheduleRunView]:
             last_fired_at=_maybe_utc(row.last_fired_at),
             last_started_at=_maybe_utc(row.last_started_at),
             last_finished_at=_maybe_utc(row.last_finished_at),
-            last_outcome=row.last_outcome,
+            last_outcome="running" if _running(row) else row.last_outcome,
             last_detail=row.last_detail,
+            last_finished_outcome=row.last_outcome,
         )
         for row in session.scalars(select(ScheduleRun).order_by(ScheduleRun.entry))
     ]
+
+
+def _running(row: ScheduleRun) -> bool:
+    started, finished = row.last_started_at, row.last_finished_at
+    return started is not None and (finished is None or started > finished)
 
 
 def store_findings(*, session: Session, findings: Sequence[tuple[str, bool, str]]) -> None:
