@@ -21,7 +21,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from refnet.core.config import Settings
-from refnet.db.base import utcnow
 from refnet.db.queries.lookups import edge_count, paper_state_counts
 from refnet.db.queries.operations import (
     count_failures_by_task,
@@ -29,7 +28,7 @@ from refnet.db.queries.operations import (
     list_schedule_runs,
     summary_counts,
 )
-from refnet.db.queries.summaries import tokens_used_since
+from refnet.db.queries.summaries import tokens_used_today
 from refnet.db.session import read_scope
 from refnet.ops.backup import BackupKind, last_good_backup
 
@@ -193,8 +192,7 @@ def _llm_budget(settings: Settings, session: Any) -> Families:
     provider = settings.summarizer.provider
     if provider == "extractive":
         return []
-    start_of_day = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
-    used = tokens_used_since(session=session, provider=provider, since=start_of_day)
+    used = tokens_used_today(session=session, provider=provider)
     return [
         gauge(
             "refnet_llm_budget_tokens",

@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import structlog
@@ -187,9 +187,7 @@ class Summarizer:
 
     def budget_spent(self) -> bool:
         with session_scope(self.database_url) as session:
-            used = summaries_q.tokens_used_since(
-                session=session, provider=self.provider.name, since=_start_of_day()
-            )
+            used = summaries_q.tokens_used_today(session=session, provider=self.provider.name)
         return used >= self.daily_token_budget
 
     def budget_message(self) -> str:
@@ -294,8 +292,3 @@ def summarize_until_settled(
             settled()
         todo = again
     return outcomes
-
-
-def _start_of_day() -> datetime:
-    now = utcnow()
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)

@@ -214,6 +214,12 @@ def tokens_used_since(*, session: Session, provider: str, since: datetime) -> in
     return int(total or 0)
 
 
+def tokens_used_today(*, session: Session, provider: str) -> int:
+    """Tokens paid to a provider since midnight UTC: what the daily budget counts."""
+    midnight = utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+    return tokens_used_since(session=session, provider=provider, since=midnight)
+
+
 def papers_needing_summary(
     *,
     session: Session,
