@@ -87,3 +87,13 @@ def start_dispatching(app: Celery, settings: Settings) -> Dispatcher | None:
         CeleryDispatcher(app) if settings.broker_url else InProcessDispatcher(app)
     )
     return use_dispatcher(dispatcher)
+
+
+def message_header(task: Any, name: str) -> str | None:
+    """A header of ours on the message `task` is running (Celery puts custom headers on the
+    request, or in its `headers`); None when it has none."""
+    request = getattr(task, "request", None)
+    if request is None:
+        return None
+    value = getattr(request, name, None) or (request.headers or {}).get(name)
+    return str(value) if value else None

@@ -33,7 +33,7 @@ from refnet.core.metrics import prepare_multiprocess_dir
 from refnet.db.queries import operations
 from refnet.db.session import session_scope
 from refnet.worker import failures
-from refnet.worker.dispatch import REQUEST_ID_HEADER, start_dispatching
+from refnet.worker.dispatch import REQUEST_ID_HEADER, message_header, start_dispatching
 from refnet.worker.schedule import SCHEDULE_HEADER
 from refnet.worker.task_metrics import start_exporter, zero_counters
 
@@ -108,7 +108,7 @@ def log_warm_shutdown(sender: Any = None, **_: Any) -> None:
 @task_prerun.connect
 def bind_task_context(task_id: str | None = None, task: Any = None, **_: Any) -> None:
     structlog.contextvars.bind_contextvars(task_id=task_id, task=getattr(task, "name", None))
-    request_id = _header(task, REQUEST_ID_HEADER)
+    request_id = message_header(task, REQUEST_ID_HEADER)
     if request_id is not None:
         structlog.contextvars.bind_contextvars(request_id=request_id)
     entry = scheduled_entry(task)
@@ -133,16 +133,7 @@ def clear_task_context(
 
 def scheduled_entry(task: Any) -> str | None:
     """The beat entry that fired this run, from the message's header; None when not scheduled."""
-    return _header(task, SCHEDULE_HEADER)
-
-
-def _header(task: Any, name: str) -> str | None:
-    """A header of ours on the message being run (Celery puts custom headers on the request)."""
-    request = getattr(task, "request", None)
-    if request is None:
-        return None
-    value = getattr(request, name, None) or (request.headers or {}).get(name)
-    return str(value) if value else None
+    return message_header(task, SCHEDULE_HEADER)
 
 
 def _record(write: Callable[..., None], **values: Any) -> None:

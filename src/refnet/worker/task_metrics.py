@@ -43,6 +43,7 @@ from refnet.core.metrics import (
     process_exited,
     registry,
 )
+from refnet.worker.dispatch import message_header
 from refnet.worker.queues import QueueName
 
 log = structlog.get_logger(__name__)
@@ -157,17 +158,14 @@ def _labels(task: Any) -> tuple[str, str]:
 def _ready_at(task: Any) -> float | None:
     """When the task could first have started: its publishing, or its ETA (a countdown, a
     retry's delay) when that is later. None for a message without our stamp."""
-    request = getattr(task, "request", None)
-    if request is None:
-        return None
-    value = getattr(request, SENT_AT_HEADER, None) or (request.headers or {}).get(SENT_AT_HEADER)
+    value = message_header(task, SENT_AT_HEADER)
     if value is None:
         return None
     try:
         sent_at = float(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return None
-    eta = getattr(request, "eta", None)
+    eta = getattr(task.request, "eta", None)
     try:
         due = datetime.fromisoformat(eta).timestamp() if isinstance(eta, str) else None
     except ValueError:
