@@ -24,8 +24,6 @@ probe_app = typer.Typer(
 )
 app.add_typer(probe_app, name="probe")
 
-BEAT_TICK = "refnet_beat_tick_timestamp_seconds"
-
 
 def _fail(what: str, reason: str, code: int = EXIT_FAILED) -> NoReturn:
     typer.echo(f"{what} probe failed: {reason}", err=True)
@@ -114,7 +112,7 @@ def probe_beat(
     except ValueError:
         _fail("beat", f"{url} does not answer in the Prometheus text format")
     if tick is None:
-        _fail("beat", f"{url} publishes no {BEAT_TICK}")
+        _fail("beat", f"{url} publishes no beat tick (refnet_beat_tick_timestamp_seconds)")
     age = time.time() - tick
     if age > max_age:
         _fail("beat", f"the scheduler last ticked {age:.0f} s ago (more than {max_age:g} s)")
@@ -125,10 +123,12 @@ def _last_tick(exposition: bytes) -> float | None:
     with one sample per process); ValueError when the text is not an exposition."""
     from prometheus_client.parser import text_string_to_metric_families
 
+    from refnet.core.metrics import BEAT_TICK_NAME
+
     samples = [
         sample.value
         for family in text_string_to_metric_families(exposition.decode("utf-8", "replace"))
         for sample in family.samples
-        if sample.name == BEAT_TICK
+        if sample.name == BEAT_TICK_NAME
     ]
     return max(samples, default=None)

@@ -31,6 +31,7 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -82,8 +83,9 @@ TASK_QUEUE_WAIT = Histogram(
     _TASK_LABELS,
     buckets=(0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 14400),
 )
+BEAT_TICK_NAME = "refnet_beat_tick_timestamp_seconds"  # read by `refnet probe beat`
 BEAT_TICK = Gauge(
-    "refnet_beat_tick_timestamp_seconds",
+    BEAT_TICK_NAME,
     "When the beat last looked at its schedule (Unix time).",
     multiprocess_mode="max",
 )
@@ -143,6 +145,14 @@ DB_POOL_WAITING = Gauge(
 )
 
 
+# Metrics without labels hold their value from creation on.
+_UNLABELLED = [
+    metric
+    for metric in list(globals().values())
+    if isinstance(metric, MetricWrapperBase) and not metric._labelnames
+]
+
+
 def bounded(value: str | None, allowed: Iterable[str]) -> str:
     """`value` when it is one of `allowed`, else "other": a label never takes an arbitrary
     string (a user's method name, a queue named in a malformed message)."""
@@ -184,8 +194,8 @@ def prepare_multiprocess_dir(role: str) -> Path:
     own.mkdir()
     os.environ[MULTIPROC_ENV] = str(own)
     prometheus_client.values.ValueClass = prometheus_client.values.get_value_class()  # type: ignore[no-untyped-call]
-    for metric in (HTTP_IN_FLIGHT, BEAT_TICK, S2_RATE_LIMIT_WAIT):
-        metric._metric_init()  # re-made in the new store
+    for metric in _UNLABELLED:
+        metric._metric_init()  # type: ignore[no-untyped-call]  # re-made in the new store
     return own
 
 
