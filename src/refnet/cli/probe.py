@@ -106,13 +106,15 @@ def probe_beat(
     timeout: float = typer.Option(3.0, min=0.1, help="Seconds to wait for the answer."),
 ) -> None:
     """Beat's scheduler ticked within MAX_AGE seconds (refnet_beat_tick_timestamp_seconds)."""
+    from refnet.core.metrics import BEAT_TICK_NAME
+
     body = _fetch("beat", url, timeout)
     try:
         tick = _last_tick(body)
     except ValueError:
         _fail("beat", f"{url} does not answer in the Prometheus text format")
     if tick is None:
-        _fail("beat", f"{url} publishes no beat tick (refnet_beat_tick_timestamp_seconds)")
+        _fail("beat", f"{url} publishes no {BEAT_TICK_NAME}")
     age = time.time() - tick
     if age > max_age:
         _fail("beat", f"the scheduler last ticked {age:.0f} s ago (more than {max_age:g} s)")
