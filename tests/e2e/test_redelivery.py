@@ -33,6 +33,7 @@ from tests.support.workers import (
     REFNET,
     running_workers,
     stack_environment,
+    summarizer_on,
     tail,
     wait_for,
     wait_idle,
@@ -68,10 +69,7 @@ def env(
         tmp_path,
         s2_url=s2.base_url,
         SEMANTIC_SCHOLAR_RATE="1",  # one request a second: a kill lands in the middle of the crawl
-        SUMMARIZER__PROVIDER="openai",
-        SUMMARIZER__MODEL="local-model",
-        OPENAI_BASE_URL=llm.base_url,
-        OPENAI_API_KEY="llm-test-key",
+        **summarizer_on(llm),
     )
 
 

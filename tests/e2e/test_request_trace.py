@@ -17,7 +17,14 @@ from tests.fakes.llm_servers import FakeOpenAI
 from tests.fakes.s2_graph import make_graph
 from tests.fakes.s2_server import FakeSemanticScholar
 from tests.support.api import api_server
-from tests.support.workers import REFNET, running_workers, stack_environment, wait_for, wait_idle
+from tests.support.workers import (
+    REFNET,
+    running_workers,
+    stack_environment,
+    summarizer_on,
+    wait_for,
+    wait_idle,
+)
 
 REQUEST_ID = "trace-crawl-0001"
 # Planted: each is in a setting, a header or a request body during the run.
@@ -62,10 +69,7 @@ def test_one_crawl_is_traced_through_every_process_and_logs_no_secret(
             tmp_path,
             s2_url=s2.base_url,
             SEMANTIC_SCHOLAR_API_KEY=S2_API_KEY,
-            SUMMARIZER__PROVIDER="openai",
-            SUMMARIZER__MODEL="local-model",
-            OPENAI_BASE_URL=llm.base_url,
-            OPENAI_API_KEY=LLM_API_KEY,
+            **summarizer_on(llm),
             JWT_SECRET=JWT_SECRET,
             FLOWER_USER="operator",
             FLOWER_PASSWORD=FLOWER_PASSWORD,

@@ -17,6 +17,7 @@ from celery import Celery
 from refnet.core.config import Settings
 from refnet.worker.celery_app import make_celery
 from refnet.worker.queues import QueueName
+from tests.fakes.llm_servers import FakeOpenAI
 
 VENV_BIN = Path(sys.executable).parent
 REFNET = str(VENV_BIN / "refnet")
@@ -39,6 +40,17 @@ def stack_environment(
         "SUMMARIZER__FETCH_PDFS": "false",
         "LOG_LEVEL": "INFO",
         **overrides,
+    }
+
+
+def summarizer_on(llm: FakeOpenAI) -> dict[str, str]:
+    """Settings that summarize with a paid OpenAI-compatible provider: the fake `llm`, with the
+    key it requires (any key when it requires none)."""
+    return {
+        "SUMMARIZER__PROVIDER": "openai",
+        "SUMMARIZER__MODEL": "local-model",
+        "OPENAI_BASE_URL": llm.base_url,
+        "OPENAI_API_KEY": llm.api_key or "llm-test-key",
     }
 
 
