@@ -178,7 +178,12 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.replace("\n", ",").split(",") if part.strip()]
         return value
 
+    # An empty value or secret file is no secret at all (Compose needs the file of an optional
+    # key, such as SEMANTIC_SCHOLAR_API_KEY_FILE, to exist even when there is no key).
     @field_validator(
+        "semantic_scholar_api_key",
+        "anthropic_api_key",
+        "openai_api_key",
         "jwt_secret",
         "database_password",
         "redis_password",

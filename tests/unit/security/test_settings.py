@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from refnet.core.config import Settings, describe_settings_errors
+from refnet.core.config import RATE_WITHOUT_KEY, Settings, describe_settings_errors
 from refnet.core.errors import InvalidInput
 from refnet.security.tokens import Keyring, development_secret, key_id, load_jwt_secrets
 
@@ -206,6 +206,22 @@ def test_an_empty_secret_file_is_reported(tmp_path: Path) -> None:
     os.chmod(path, 0o600)
     with pytest.raises(InvalidInput, match="is empty; delete it, or set JWT_SECRET"):
         development_secret(path)
+
+
+def test_an_empty_key_file_means_no_key_even_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    empty = tmp_path / "empty"
+    empty.write_text("\n")
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("JWT_SECRET", STRONG)
+    for name in ("SEMANTIC_SCHOLAR_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_API_KEY"):
+        monkeypatch.setenv(f"{name}_FILE", str(empty))
+    settings = Settings()
+    assert settings.semantic_scholar_api_key is None
+    assert settings.anthropic_api_key is None
+    assert settings.openai_api_key is None
+    assert settings.semantic_scholar_rate_per_second == RATE_WITHOUT_KEY
 
 
 def test_no_secret_shows_in_the_settings_printed_or_dumped(
