@@ -16,9 +16,11 @@ class OwnedHTTPServer(ThreadingHTTPServer):
     block_on_close = False
     request_queue_size = 128
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: Any) -> None:
+    def __init__(
+        self, handler: type[BaseHTTPRequestHandler], owner: Any, address: tuple[str, int]
+    ) -> None:
         self.owner = owner
-        super().__init__(("127.0.0.1", 0), handler)
+        super().__init__(address, handler)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client hanging up (after a timeout or a size cap) is normal here, not an error."""
@@ -33,12 +35,15 @@ def request_body(handler: BaseHTTPRequestHandler) -> bytes:
 
 
 class LoopbackServer:
-    """Serves `handler_class` on an ephemeral loopback port; a context manager."""
+    """Serves `handler_class` on `host`:`port` (an ephemeral loopback port unless a test needs
+    containers to reach it: then their network's gateway address); a context manager."""
 
     handler_class: ClassVar[type[BaseHTTPRequestHandler]]
     thread_name: ClassVar[str] = "fake-server"
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self._wanted_port = port
         self._stopping = threading.Event()
         self._httpd: OwnedHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -46,7 +51,7 @@ class LoopbackServer:
     def start(self) -> Self:
         if self._httpd is None:
             self._stopping.clear()
-            self._httpd = OwnedHTTPServer(self.handler_class, self)
+            self._httpd = OwnedHTTPServer(self.handler_class, self, (self.host, self._wanted_port))
             self._thread = threading.Thread(
                 target=self._httpd.serve_forever, args=(0.05,), name=self.thread_name, daemon=True
             )

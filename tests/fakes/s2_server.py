@@ -54,6 +54,8 @@ class Faults:
     timeout_seconds: float = 2.0  # how long a "timeout" fault stalls before answering
     max_consecutive: int = 2  # never fault one request signature more often in a row
     seed: int = 0
+    # Faults for the first requests, in order, whatever `rate` says (e.g. ("503", "429")).
+    opening: tuple[str, ...] = ()
 
 
 class FaultPlan:
@@ -64,8 +66,11 @@ class FaultPlan:
         self.faults = faults
         self._rng = random.Random(faults.seed)
         self._streaks: dict[str, int] = {}
+        self._opening = list(faults.opening)
 
     def decide(self, signature: str) -> str | None:
+        if self._opening:
+            return self._opening.pop(0)
         faults = self.faults
         if faults.rate <= 0 or not faults.kinds:
             return None
@@ -110,8 +115,10 @@ class FakeSemanticScholar(LoopbackServer):
         required_api_key: str | None = None,
         down: bool = False,
         refused: dict[str, int] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(host, port)
         self.graph = graph
         self.min_interval = min_interval
         self.required_api_key = required_api_key
@@ -128,8 +135,8 @@ class FakeSemanticScholar(LoopbackServer):
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:<port>/graph/v1`; only once started."""
-        return f"http://127.0.0.1:{self.port}/graph/v1"
+        """`http://<host>:<port>/graph/v1`; only once started."""
+        return f"http://{self.host}:{self.port}/graph/v1"
 
     @property
     def faults(self) -> Faults:

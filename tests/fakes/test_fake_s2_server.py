@@ -306,6 +306,20 @@ def test_requests_faster_than_the_interval_get_429_with_retry_after(graph: Synth
     assert s2.rate_violations == 1
 
 
+def test_opening_faults_answer_the_first_requests_in_order(graph: SyntheticGraph) -> None:
+    url = f"/paper/{next(iter(graph.papers))}"
+    faults = Faults(opening=("503", "429"), retry_after=1.0)
+    with (
+        FakeSemanticScholar(graph, faults=faults) as s2,
+        httpx.Client(base_url=s2.base_url) as http,
+    ):
+        answers = [http.get(url) for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [503, 429, 200, 200]
+    assert answers[1].headers["Retry-After"] == "1"
+    assert s2.faulted_requests == 2
+
+
 def test_retry_after_is_whole_seconds_from_one_second_on() -> None:
     assert [format_retry_after(s) for s in (0.05, 0.5, 1.0, 1.2, 3.0)] == [
         "0.05", "0.5", "1", "2", "3",
