@@ -28,6 +28,8 @@ BACKUP_DIR_IN_CONTAINER=/var/lib/refnet/data/backups
 
 # Secrets RefNet and the stack read; each one file in $SECRETS_DIR.
 STACK_SECRETS=(database_password redis_password jwt_secret flower_password bootstrap_admin_password)
+# Keys of outside services RefNet uses; created empty (no key) for the operator to fill in.
+OPTIONAL_SECRETS=(semantic_scholar_api_key anthropic_api_key openai_api_key)
 # Alertmanager's are credentials of outside services: random ones only let it start.
 MONITORING_SECRETS=(grafana_admin_password alertmanager_smtp_password
     alertmanager_pagerduty_routing_key alertmanager_heartbeat_token)
@@ -102,6 +104,9 @@ ensure_secrets() {
             created=$((created + 1))
         fi
     done
+    for name in "${OPTIONAL_SECRETS[@]}"; do
+        [[ -e "$SECRETS_DIR/$name" ]] || (umask 022 && : >"$SECRETS_DIR/$name")
+    done
     # redis_exporter reads a JSON map of Redis URI to password, kept in step with redis_password.
     (umask 022 && printf '{"redis://redis:6379": "%s"}\n' "$(cat "$SECRETS_DIR/redis_password")" \
         >"$SECRETS_DIR/redis_password_map")
@@ -124,7 +129,8 @@ case "$command" in
         ensure_secrets
         ensure_certificate
         if [[ $airgap -eq 1 ]]; then
-            compose build migrate
+            # The stand-ins and the local base are kept once built; RefNet's image is rebuilt.
+            "$ROOT/scripts/build-airgap-images.sh"
         else
             compose build --pull migrate
         fi
