@@ -1,0 +1,566 @@
+"""The Docker Compose stack, started for real and used as an operator verifying a deployment
+would: the air-gapped images built by scripts/build-airgap-images.sh, the production file with
+the monitoring file and the air-gapped override, every health check waited for; then HTTPS
+through nginx, the redirect from plain HTTP, Flower behind its password, the first admin,
+a crawl from a Semantic Scholar paper URL to notes in the vault volume (also through 503 and
+429 answers), Prometheus's targets, and `down` then `up` keeping the data. Bad input (a
+placeholder or missing secret, a missing certificate, a taken port, a database that cannot be
+reached or has no schema) stops the service with a message that names what to fix.
+
+The fake Semantic Scholar listens on the backend network's gateway, where the worker containers
+reach it (they have no route out of the machine). node-exporter is left out: it mounts the host's
+root with `rslave`, which needs / to be a shared mount, and the test machines' is private.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from refnet.db.migrate import HEAD_REVISION
+from tests.fakes.s2_graph import SyntheticGraph, make_graph
+from tests.fakes.s2_server import FakeSemanticScholar, Faults
+from tests.support.api import free_port
+from tests.support.compose import (
+    CERT_SCRIPT,
+    DEV_SCRIPT,
+    Compose,
+    build_airgap_images,
+    docker_engine,
+    wait_until,
+)
+from tests.support.vault import paper_notes
+
+# The first test builds the images (about 2.5 minutes on a new checkout) and starts the stack.
+pytestmark = pytest.mark.timeout(1800)
+
+PROJECT = "refnet-test"
+# Networks of the test's own, so a developer's stack on the default subnets can run beside it.
+FRONTEND_SUBNET = "172.30.110.0/24"
+BACKEND_SUBNET = "172.30.120.0/24"
+ADMIN = "admin"
+WITHOUT_NODE_EXPORTER = ("--scale", "node-exporter=0")
+REFNET_SCRAPE_JOBS = {"refnet-api", "refnet-worker", "refnet-beat", "flower"}
+WORKER_QUEUES = {"crawler", "summarizer", "generator", "maintenance"}
+SECRETS = (
+    "database_password", "redis_password", "jwt_secret", "flower_password",
+    "bootstrap_admin_password", "alertmanager_smtp_password",
+    "alertmanager_pagerduty_routing_key", "alertmanager_heartbeat_token",
+    "grafana_admin_password",
+)  # fmt: skip
+EMPTY_SECRETS = ("anthropic_api_key", "openai_api_key")
+VAULT = "/var/lib/refnet/vault"
+
+
+@dataclass
+class Stack:
+    compose: Compose
+    s2: FakeSemanticScholar
+    secrets_dir: Path
+    tls_dir: Path
+    workdir: Path
+    https_port: int
+    http_port: int
+    prometheus_port: int
+    s2_api_key: str
+
+    @property
+    def https(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        # The development certificate names 127.0.0.1: it is verified, not ignored.
+        return httpx.Client(
+            base_url=self.https,
+            verify=ssl.create_default_context(cafile=self.tls_dir / "fullchain.pem"),
+            headers=headers,
+            timeout=30,
+        )
+
+    def secret(self, name: str) -> str:
+        return (self.secrets_dir / name).read_text()
+
+    def admin_token(self) -> str:
+        with self.client() as client:
+            answer = client.post(
+                "/auth/login",
+                json={"username": ADMIN, "password": self.secret("bootstrap_admin_password")},
+            )
+        assert answer.status_code == 200, answer.text
+        token: str = answer.json()["access_token"]
+        return token
+
+    def up(self) -> None:
+        self.compose.run("up", "--detach", "--wait", *WITHOUT_NODE_EXPORTER, timeout=900)
+
+
+def write_secrets(directory: Path, s2_api_key: str) -> None:
+    directory.mkdir(mode=0o700)
+    for name in SECRETS:
+        (directory / name).write_text(secrets.token_hex(24))
+    for name in EMPTY_SECRETS:
+        (directory / name).write_text("")
+    (directory / "semantic_scholar_api_key").write_text(s2_api_key)
+    redis_password = (directory / "redis_password").read_text()
+    (directory / "redis_password_map").write_text(f'{{"redis://redis:6379": "{redis_password}"}}\n')
+    for path in directory.iterdir():
+        path.chmod(0o644)  # the containers' users read them through bind mounts
+
+
+def stack_environment(
+    engine: dict[str, str], secrets_dir: Path, tls_dir: Path, ports: dict[str, int], s2_url: str
+) -> dict[str, str]:
+    return {
+        **engine,
+        "REFNET_SECRETS_DIR": str(secrets_dir),
+        "REFNET_TLS_DIR": str(tls_dir),
+        "REFNET_BIND_ADDRESS": "127.0.0.1",
+        "REFNET_HTTP_PORT": str(ports["http"]),
+        "REFNET_HTTPS_PORT": str(ports["https"]),
+        "REFNET_PROMETHEUS_PORT": str(ports["prometheus"]),
+        "REFNET_FRONTEND_SUBNET": FRONTEND_SUBNET,
+        "REFNET_BACKEND_SUBNET": BACKEND_SUBNET,
+        "REFNET_BOOTSTRAP_ADMIN": ADMIN,
+        "SEMANTIC_SCHOLAR_API_URL": s2_url,
+    }
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    with docker_engine(tmp_path_factory.mktemp("docker-config")) as env:
+        build_airgap_images(env, tmp_path_factory.mktemp("build") / "build.log")
+        yield env
+
+
+@pytest.fixture(scope="module")
+def graph() -> SyntheticGraph:
+    return make_graph(300, seed=11)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    engine: dict[str, str], graph: SyntheticGraph, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    workdir = tmp_path_factory.mktemp("stack")
+    secrets_dir, tls_dir = workdir / "secrets", workdir / "tls"
+    s2_api_key = secrets.token_hex(20)
+    write_secrets(secrets_dir, s2_api_key)
+    subprocess.run([str(CERT_SCRIPT), str(tls_dir)], check=True, capture_output=True, timeout=60)
+    (tls_dir / "fullchain.pem").chmod(0o644)
+    ports = {"http": free_port(), "https": free_port(), "prometheus": free_port()}
+    # The host's address on the backend network: Docker gives a bridge network's gateway the
+    # subnet's first address.
+    gateway = str(next(ipaddress.ip_network(BACKEND_SUBNET).hosts()))
+    s2_port = free_port()
+    s2 = FakeSemanticScholar(graph, host=gateway, port=s2_port, required_api_key=s2_api_key)
+    env = stack_environment(
+        engine, secrets_dir, tls_dir, ports, f"http://{gateway}:{s2_port}/graph/v1"
+    )
+    compose = Compose(PROJECT, env)
+    compose.down()  # whatever an interrupted run left
+    deployed = Stack(
+        compose, s2, secrets_dir, tls_dir, workdir, ports["https"], ports["http"],
+        ports["prometheus"], s2_api_key,
+    )  # fmt: skip
+    try:
+        deployed.up()
+        s2.start()  # the gateway's address exists once the network does
+        yield deployed
+    finally:
+        s2.stop()
+        compose.down()
+
+
+# --- the stack up -------------------------------------------------------------------------------
+
+
+def test_every_service_is_up_and_healthy_and_only_nginx_and_prometheus_publish(
+    stack: Stack,
+) -> None:
+    containers = {c["Service"]: c for c in stack.compose.services()}
+    assert set(containers) == {
+        "nginx", "migrate", "api", "worker-crawler", "worker-summarizer", "worker-generator",
+        "worker-maintenance", "beat", "flower", "postgres", "redis", "prometheus",
+        "alertmanager", "postgres-exporter", "redis-exporter", "nginx-exporter",
+    }  # fmt: skip
+    assert containers["migrate"]["State"] == "exited"
+    assert containers["migrate"]["ExitCode"] == 0
+    for name, container in containers.items():
+        if name == "migrate":
+            continue
+        assert container["State"] == "running", (name, container["Status"])
+        assert container["Health"] in ("healthy", ""), (name, container["Status"])
+    with_health = {n for n, c in containers.items() if c["Health"] == "healthy"}
+    assert {"nginx", "api", "beat", "flower", "postgres", "redis", "prometheus"} <= with_health
+    assert {f"worker-{queue}" for queue in WORKER_QUEUES} <= with_health
+    published = {
+        name
+        for name, container in containers.items()
+        if any(p.get("PublishedPort") for p in container.get("Publishers") or [])
+    }
+    assert published == {"nginx", "prometheus"}  # Prometheus: on 127.0.0.1 only
+
+
+def test_https_health_answers_through_nginx_with_security_headers(stack: Stack) -> None:
+    with stack.client() as client:
+        answer = client.get("/health")
+        metrics = client.get("/metrics")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"status": "ok"}
+    assert answer.headers["strict-transport-security"].startswith("max-age=")
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["x-request-id"]
+    assert metrics.status_code == 404  # never public
+
+
+def test_plain_http_redirects_to_https(stack: Stack) -> None:
+    answer = httpx.get(f"http://127.0.0.1:{stack.http_port}/health?check=1")
+    assert answer.status_code == 301
+    # To the standard HTTPS port: the redirect cannot know which host port Docker publishes.
+    assert answer.headers["location"] == "https://127.0.0.1/health?check=1"
+
+
+def test_flower_is_reached_through_nginx_only_with_its_password(stack: Stack) -> None:
+    with stack.client() as client:
+        refused = client.get("/flower/")
+        wrong = client.get("/flower/", auth=("refnet", "not-the-password"))
+        answered = client.get("/flower/", auth=("refnet", stack.secret("flower_password")))
+        workers = client.get(
+            "/flower/api/workers?refresh=1", auth=("refnet", stack.secret("flower_password"))
+        )
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Basic")
+    assert wrong.status_code == 401
+    assert answered.status_code == 200
+    assert "Flower" in answered.text
+    assert workers.status_code == 200
+    queues = {
+        queue["name"]
+        for worker in workers.json().values()
+        for queue in worker.get("active_queues") or []
+    }
+    assert queues >= WORKER_QUEUES
+
+
+def test_the_first_admin_logs_in_and_searches(stack: Stack) -> None:
+    token = stack.admin_token()
+    with stack.client(token) as client:
+        me = client.get("/auth/me")
+        search = client.get("/api/papers/search", params={"q": "test"})
+    assert me.status_code == 200, me.text
+    assert (me.json()["username"], me.json()["role"]) == (ADMIN, "admin")
+    assert search.status_code == 200, search.text
+    assert isinstance(search.json()["items"], list)
+
+
+# --- the whole job, on the worker containers ----------------------------------------------------
+
+
+def well_cited(graph: SyntheticGraph, rank: int) -> str:
+    ranked = sorted(graph.papers, key=lambda p: (-len(graph.citations_of(p)), p))
+    return ranked[rank]
+
+
+def paper_url(graph: SyntheticGraph, paper: str) -> str:
+    title = str(graph.papers[paper].get("title") or "paper").lower().replace(" ", "-")
+    return f"https://www.semanticscholar.org/paper/{title[:40]}/{paper}"
+
+
+def crawl_to_notes(stack: Stack, graph: SyntheticGraph, paper: str) -> dict[str, Any]:
+    """POST /api/papers/crawl with the paper's URL; the job done and its note in the vault."""
+    token = stack.admin_token()
+    with stack.client(token) as client:
+        accepted = client.post(
+            "/api/papers/crawl",
+            json={"paper_url": paper_url(graph, paper), "depth": 1, "max_papers": 12},
+        )
+        assert accepted.status_code == 202, accepted.text
+        location = accepted.headers["location"]
+
+        def finished() -> dict[str, Any] | None:
+            job: dict[str, Any] = client.get(location).json()
+            return job if job["status"] in ("completed", "failed") else None
+
+        job = wait_until(finished, f"crawl job {location} finishing", seconds=300, interval=2)
+        assert job["status"] == "completed", job
+        note = wait_until(
+            lambda: (
+                (answer := client.get(f"/api/papers/{paper}/note")).status_code == 200 and answer
+            ),
+            f"the note of {paper}",
+            seconds=300,
+            interval=2,
+        )
+        detail = client.get(f"/api/papers/{paper}").json()
+    return {"job": job, "note": note.text, "detail": detail}
+
+
+def vault_copy(stack: Stack, name: str) -> Path:
+    """The vault volume as the generator's container sees it, copied out."""
+    target = stack.workdir / name
+    stack.compose.run("cp", f"worker-generator:{VAULT}/.", str(target))
+    return target
+
+
+@pytest.fixture(scope="module")
+def first_crawl(stack: Stack, graph: SyntheticGraph) -> dict[str, Any]:
+    """The first crawl of the stack (the tests that need data in it share it)."""
+    stack.s2.reset_counters()
+    return crawl_to_notes(stack, graph, well_cited(graph, 0))
+
+
+def test_a_crawl_from_a_paper_url_ends_as_notes_in_the_vault_volume(
+    stack: Stack, first_crawl: dict[str, Any]
+) -> None:
+    result = first_crawl
+
+    assert result["job"]["progress"]["papers_collected"] > 1
+    assert result["detail"]["summary"] is not None  # summarized on the summarizer's container
+    vault = vault_copy(stack, "vault-after-crawl")
+    notes = paper_notes(vault)
+    note_path = vault / result["detail"]["note_path"]
+    assert note_path.read_text() == result["note"]
+    neighbours = set(notes[note_path.stem].links) & set(notes)
+    assert len(neighbours) >= 2, notes[note_path.stem].links
+    # Through the crawler's secret file, on every request.
+    assert stack.s2.api_keys_seen == {stack.s2_api_key}
+
+
+def test_semantic_scholar_503_then_429_are_retried_until_the_job_is_done(
+    stack: Stack, graph: SyntheticGraph
+) -> None:
+    paper = well_cited(graph, 40)
+    stack.s2.reset_counters()
+    stack.s2.faults = Faults(opening=("503", "429"), retry_after=1.0)
+    try:
+        result = crawl_to_notes(stack, graph, paper)
+    finally:
+        stack.s2.faults = Faults()
+    assert stack.s2.faulted_requests == 2
+    assert stack.s2.total_requests > 2  # the failed requests were made again
+    vault = vault_copy(stack, "vault-after-faults")
+    assert (vault / result["detail"]["note_path"]).read_text() == result["note"]
+    assert result["job"]["error"] is None
+
+
+# --- monitoring ---------------------------------------------------------------------------------
+
+
+def test_prometheus_has_every_refnet_target_up(stack: Stack) -> None:
+    url = f"http://127.0.0.1:{stack.prometheus_port}/api/v1/targets"
+
+    def targets_up() -> list[dict[str, Any]] | None:
+        targets: list[dict[str, Any]] = httpx.get(url).json()["data"]["activeTargets"]
+        refnet = [t for t in targets if t["labels"]["job"] in REFNET_SCRAPE_JOBS]
+        others = [t for t in targets if t["labels"]["job"] not in REFNET_SCRAPE_JOBS | {"node"}]
+        everything = refnet + others
+        return targets if everything and all(t["health"] == "up" for t in everything) else None
+
+    targets = wait_until(targets_up, "every target up in Prometheus", seconds=120, interval=3)
+    jobs = {t["labels"]["job"] for t in targets if t["health"] == "up"}
+    assert jobs >= REFNET_SCRAPE_JOBS
+    assert {"postgres", "redis", "nginx", "alertmanager", "prometheus"} <= jobs
+    queues = {t["labels"].get("queue") for t in targets if t["labels"]["job"] == "refnet-worker"}
+    assert queues == WORKER_QUEUES
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+
+def refused_run(stack: Stack, service: str, *arguments: str) -> str:
+    """`docker compose run` of a service that must refuse to start: its output, checked to be
+    a message and not a stack trace."""
+    done = stack.compose.run(
+        "run", "--rm", "--no-deps", "-T", *arguments, service, check=False, timeout=300
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    assert "Traceback" not in output, output
+    return output
+
+
+def test_an_empty_database_stops_the_api_naming_the_migration_to_run(stack: Stack) -> None:
+    stack.compose.exec(
+        "postgres", "psql", "--username=refnet", "--dbname=refnet",
+        "--command=CREATE DATABASE refnet_blank",
+    )  # fmt: skip
+    output = refused_run(
+        stack, "api", "--env", "DATABASE_URL=postgresql+psycopg://refnet@postgres:5432/refnet_blank"
+    )
+    assert "has no RefNet schema" in output
+    assert HEAD_REVISION in output
+    assert "refnet db upgrade" in output
+
+
+def test_an_unreachable_database_stops_migrate_with_the_reason(stack: Stack) -> None:
+    output = refused_run(
+        stack, "migrate", "--env", "DATABASE_URL=postgresql+psycopg://refnet@postgres:5433/refnet"
+    )
+    # Exit status 75 (try again later): Compose's restart policy starts it again.
+    assert "database unavailable" in output
+    assert "port 5433 failed: Connection refused" in output
+
+
+def test_a_placeholder_secret_in_production_stops_the_api_naming_it(stack: Stack) -> None:
+    placeholder = stack.workdir / "placeholder_jwt_secret"
+    placeholder.write_text("changeme")
+    placeholder.chmod(0o644)
+    output = refused_run(
+        stack,
+        "api",
+        "--volume", f"{placeholder}:/run/placeholder/jwt_secret:ro",
+        "--env", "JWT_SECRET_FILE=/run/placeholder/jwt_secret",
+    )  # fmt: skip
+    assert "JWT_SECRET is a placeholder" in output
+
+
+def other_project(stack: Stack, name: str, **env: str) -> Compose:
+    """A project beside the test's stack, on networks of its own, for starts that must fail."""
+    return Compose(
+        f"{PROJECT}-{name}",
+        {
+            **stack.compose.env,
+            "REFNET_FRONTEND_SUBNET": "172.30.130.0/24",
+            "REFNET_BACKEND_SUBNET": "172.30.140.0/24",
+            "REFNET_HTTP_PORT": str(free_port()),
+            "REFNET_HTTPS_PORT": str(free_port()),
+            **env,
+        },
+        files=("docker-compose.yml", "docker-compose.airgap.yml"),
+        profiles=(),
+    )
+
+
+def refused_start(project: Compose, service: str) -> str:
+    try:
+        done = project.run("up", "--no-deps", "--detach", service, check=False, timeout=300)
+    finally:
+        project.down()
+    output = done.stdout + done.stderr
+    assert done.returncode != 0, output
+    return output
+
+
+def test_a_missing_secret_file_stops_the_start_naming_it(stack: Stack) -> None:
+    partial = stack.workdir / "partial-secrets"
+    shutil.copytree(stack.secrets_dir, partial)
+    (partial / "flower_password").unlink()
+    project = other_project(stack, "secret", REFNET_SECRETS_DIR=str(partial))
+    output = refused_start(project, "flower")
+    assert f"{partial}/flower_password" in output
+
+
+def test_a_missing_certificate_stops_nginx_naming_the_file(stack: Stack) -> None:
+    empty = stack.workdir / "no-tls"
+    empty.mkdir()
+    project = other_project(stack, "tls", REFNET_TLS_DIR=str(empty))
+    output = refused_start(project, "nginx")
+    assert f"{empty}/fullchain.pem" in output or f"{empty}/privkey.pem" in output
+
+
+def test_a_taken_port_stops_nginx_naming_the_port(stack: Stack) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        project = other_project(stack, "port", REFNET_HTTPS_PORT=str(port))
+        output = refused_start(project, "nginx")
+    assert f"127.0.0.1:{port}" in output
+    assert "address already in use" in output
+
+
+# --- operations through scripts/docker-dev.sh ---------------------------------------------------
+
+
+def dev_script(stack: Stack, *arguments: str, check: bool = True) -> str:
+    done = subprocess.run(
+        [str(DEV_SCRIPT), "--prod", "--monitoring", "--airgap", *arguments],
+        env={
+            **stack.compose.env,
+            "COMPOSE_PROJECT_NAME": PROJECT,
+            "REFNET_BACKUP_COPY_DIR": str(stack.workdir / "backups"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = done.stdout + done.stderr
+    assert done.returncode == 0 or not check, output
+    return output if done.returncode == 0 else f"exit {done.returncode}: {output}"
+
+
+def sql(stack: Stack, statement: str) -> str:
+    return stack.compose.exec(
+        "postgres", "psql", "--username=refnet", "--dbname=refnet", "--no-align",
+        "--tuples-only", f"--command={statement}",
+    ).strip()  # fmt: skip
+
+
+def test_the_dev_script_backs_up_and_restores_the_database(
+    stack: Stack, first_crawl: dict[str, Any]
+) -> None:
+    citations = int(sql(stack, "SELECT count(*) FROM citations"))
+    assert citations > 0
+
+    output = dev_script(stack, "backup")
+    assert "Backups copied to" in output
+    copied = stack.workdir / "backups"
+    (dump,) = copied.glob("database-*.dump")
+    assert list(copied.glob("vault-*.tar.gz"))
+
+    sql(stack, "DELETE FROM citations")  # the accident the backup is for
+
+    def restored() -> str | None:
+        # A restore refuses while workers write (summaries of the crawls may still run).
+        output = dev_script(stack, "restore", dump.stem, check=False)
+        if output.startswith("exit "):
+            assert "work is writing to the database" in output, output
+            return None
+        return output
+
+    output = wait_until(restored, "a restore once the workers are idle", seconds=300, interval=5)
+    assert f"Restored the database from backup {dump.stem}" in output
+    assert int(sql(stack, "SELECT count(*) FROM citations")) == citations
+    beat = next(c for c in stack.compose.services() if c["Service"] == "beat")
+    assert beat["State"] == "running"  # started again after the restore
+
+
+# --- last: the data outlives the containers -----------------------------------------------------
+
+
+def test_down_and_up_again_keeps_users_papers_and_notes(
+    stack: Stack, first_crawl: dict[str, Any]
+) -> None:
+    paper = first_crawl["detail"]["s2_id"]
+    with stack.client(stack.admin_token()) as client:
+        before = client.get(f"/api/papers/{paper}").json()
+        jobs_before = client.get("/api/jobs").json()["total"]
+    stack.compose.run("down", "--timeout", "60")
+    assert stack.compose.services() == []
+    started = time.monotonic()
+    stack.up()
+    print(f"stack up again, every health check passing, in {time.monotonic() - started:.0f} s")
+
+    with stack.client(stack.admin_token()) as client:  # the same admin, the same password
+        after = client.get(f"/api/papers/{paper}").json()
+        jobs_after = client.get("/api/jobs").json()["total"]
+        note = client.get(f"/api/papers/{paper}/note")
+    assert after["title"] == before["title"]
+    assert after["summary"] == before["summary"]
+    assert jobs_after == jobs_before
+    assert note.status_code == 200
+    vault = vault_copy(stack, "vault-after-restart")
+    assert (vault / after["note_path"]).read_text() == note.text
