@@ -15,6 +15,7 @@ root with `rslave`, which needs / to be a shared mount, and the test machines' i
 from __future__ import annotations
 
 import ipaddress
+import json
 import secrets
 import shutil
 import socket
@@ -214,6 +215,21 @@ def test_every_service_is_up_and_healthy_and_only_nginx_and_prometheus_publish(
     assert published == {"nginx", "prometheus"}  # Prometheus: on 127.0.0.1 only
 
 
+def test_the_image_runs_as_its_own_user_with_no_build_tools(stack: Stack) -> None:
+    inspected = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{json .Config}}", "refnet:latest"],
+        env=stack.compose.env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    config = json.loads(inspected.stdout)
+    assert config["User"] == "10001:10001"
+    assert config["Healthcheck"]["Test"] == ["CMD", "refnet", "probe", "api"]
+    assert config["Labels"]["org.opencontainers.image.title"] == "RefNet"
+    looked = stack.compose.exec(
+        "api", "sh", "-c", "id -u; for t in gcc cc make curl; do command -v $t || true; done"
+    )
+    assert looked.split() == ["10001"]
+
+
 def test_https_health_answers_through_nginx_with_security_headers(stack: Stack) -> None:
     with stack.client() as client:
         answer = client.get("/health")
@@ -354,6 +370,17 @@ def test_semantic_scholar_503_then_429_are_retried_until_the_job_is_done(
     vault = vault_copy(stack, "vault-after-faults")
     assert (vault / result["detail"]["note_path"]).read_text() == result["note"]
     assert result["job"]["error"] is None
+
+
+def test_postgres_keeps_statement_statistics_of_the_crawls(
+    stack: Stack, first_crawl: dict[str, Any]
+) -> None:
+    calls = sql(
+        stack,
+        "SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+        "WHERE query ILIKE '%INSERT INTO papers%' OR query ILIKE '%FROM papers%'",
+    )
+    assert int(calls) > 0
 
 
 # --- monitoring ---------------------------------------------------------------------------------
