@@ -34,7 +34,7 @@ def docker_cli() -> str:
     """The client of Debian's docker.io, the engine's own release, before any other on PATH."""
     found = "/usr/bin/docker" if Path("/usr/bin/docker").exists() else shutil.which("docker")
     if found is None:
-        pytest.skip("no docker client: apt-get install docker.io")
+        pytest.fail("no docker client: `apt-get install -y docker.io` (Debian)")
     return found
 
 
@@ -64,8 +64,8 @@ def engine_answers(docker: str, env: Mapping[str, str]) -> bool:
 @contextmanager
 def docker_engine(config_dir: Path) -> Iterator[dict[str, str]]:
     """The environment for docker and Compose: DOCKER_HOST's engine when it answers, else a
-    private engine started here and stopped at the end. No engine to be had: the test skips
-    (which fails the run under REFNET_REQUIRE_SERVICES=1)."""
+    private engine started here and stopped at the end. No engine to be had fails the test
+    with what to install."""
     docker = docker_cli()
     env = {
         **os.environ,
@@ -75,8 +75,13 @@ def docker_engine(config_dir: Path) -> Iterator[dict[str, str]]:
     if os.environ.get("DOCKER_HOST") and engine_answers(docker, env):
         yield env
         return
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        pytest.skip("no Docker engine: apt-get install docker.io and run the tests as root")
+    if shutil.which("dockerd") is None:
+        pytest.fail("no Docker engine: `apt-get install -y docker.io mmdebstrap` (Debian)")
+    if os.geteuid() != 0:
+        pytest.fail(
+            "no Docker engine at DOCKER_HOST, and starting one (scripts/docker-engine.sh) "
+            "needs root: run the tests as root or point DOCKER_HOST at a running engine"
+        )
     started = subprocess.run(
         [str(ENGINE_SCRIPT), "start"], capture_output=True, text=True, timeout=120
     )
