@@ -4,8 +4,8 @@
 #   scripts/docker-dev.sh [--prod] [--monitoring] [--airgap] COMMAND [ARGS...]
 #
 # Commands:
-#   up                 create missing secrets and a development certificate, build, start, and
-#                      wait until every service is healthy
+#   init               create missing secrets and a development certificate
+#   up                 init, build, start, and wait until every service is healthy
 #   down [--volumes]   stop and remove the containers (--volumes: the data too)
 #   logs [SERVICE...]  follow the logs (last 200 lines of each)
 #   ps                 the services and their health
@@ -125,6 +125,10 @@ ensure_certificate() {
 }
 
 case "$command" in
+    init)
+        ensure_secrets
+        ensure_certificate
+        ;;
     up)
         ensure_secrets
         ensure_certificate

@@ -8,8 +8,9 @@ placeholder or missing secret, a missing certificate, a taken port, a database t
 reached or has no schema) stops the service with a message that names what to fix.
 
 The fake Semantic Scholar listens on the backend network's gateway, where the worker containers
-reach it (they have no route out of the machine). node-exporter is left out: it mounts the host's
-root with `rslave`, which needs / to be a shared mount, and the test machines' is private.
+reach it (they have no route out of the machine). The secrets and the certificate come from
+`scripts/docker-dev.sh init`. One test override (docker-compose.test.yml here) keeps
+node-exporter from mounting the host's root, which the test machines refuse.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ from tests.fakes.s2_graph import SyntheticGraph, make_graph
 from tests.fakes.s2_server import FakeSemanticScholar, Faults
 from tests.support.api import free_port
 from tests.support.compose import (
-    CERT_SCRIPT,
     DEV_SCRIPT,
+    PRODUCTION_FILES,
     Compose,
     build_airgap_images,
     docker_engine,
@@ -52,16 +53,9 @@ PROJECT = "refnet-test"
 FRONTEND_SUBNET = "172.30.110.0/24"
 BACKEND_SUBNET = "172.30.120.0/24"
 ADMIN = "admin"
-WITHOUT_NODE_EXPORTER = ("--scale", "node-exporter=0")
 REFNET_SCRAPE_JOBS = {"refnet-api", "refnet-worker", "refnet-beat", "flower"}
 WORKER_QUEUES = {"crawler", "summarizer", "generator", "maintenance"}
-SECRETS = (
-    "database_password", "redis_password", "jwt_secret", "flower_password",
-    "bootstrap_admin_password", "alertmanager_smtp_password",
-    "alertmanager_pagerduty_routing_key", "alertmanager_heartbeat_token",
-    "grafana_admin_password",
-)  # fmt: skip
-EMPTY_SECRETS = ("anthropic_api_key", "openai_api_key")
+FILES = (*PRODUCTION_FILES, "tests/deploy/docker-compose.test.yml")
 VAULT = "/var/lib/refnet/vault"
 
 
@@ -105,29 +99,18 @@ class Stack:
         return token
 
     def up(self) -> None:
-        self.compose.run("up", "--detach", "--wait", *WITHOUT_NODE_EXPORTER, timeout=900)
-
-
-def write_secrets(directory: Path, s2_api_key: str) -> None:
-    directory.mkdir(mode=0o700)
-    for name in SECRETS:
-        (directory / name).write_text(secrets.token_hex(24))
-    for name in EMPTY_SECRETS:
-        (directory / name).write_text("")
-    (directory / "semantic_scholar_api_key").write_text(s2_api_key)
-    redis_password = (directory / "redis_password").read_text()
-    (directory / "redis_password_map").write_text(f'{{"redis://redis:6379": "{redis_password}"}}\n')
-    for path in directory.iterdir():
-        path.chmod(0o644)  # the containers' users read them through bind mounts
+        self.compose.run("up", "--detach", "--wait", timeout=900)
 
 
 def stack_environment(
-    engine: dict[str, str], secrets_dir: Path, tls_dir: Path, ports: dict[str, int], s2_url: str
+    engine: dict[str, str], workdir: Path, ports: dict[str, int], s2_url: str
 ) -> dict[str, str]:
     return {
         **engine,
-        "REFNET_SECRETS_DIR": str(secrets_dir),
-        "REFNET_TLS_DIR": str(tls_dir),
+        "COMPOSE_PROJECT_NAME": PROJECT,  # for scripts/docker-dev.sh
+        "REFNET_SECRETS_DIR": str(workdir / "secrets"),
+        "REFNET_TLS_DIR": str(workdir / "tls"),
+        "REFNET_BACKUP_COPY_DIR": str(workdir / "backups"),
         "REFNET_BIND_ADDRESS": "127.0.0.1",
         "REFNET_HTTP_PORT": str(ports["http"]),
         "REFNET_HTTPS_PORT": str(ports["https"]),
@@ -156,21 +139,18 @@ def stack(
     engine: dict[str, str], graph: SyntheticGraph, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("stack")
-    secrets_dir, tls_dir = workdir / "secrets", workdir / "tls"
-    s2_api_key = secrets.token_hex(20)
-    write_secrets(secrets_dir, s2_api_key)
-    subprocess.run([str(CERT_SCRIPT), str(tls_dir)], check=True, capture_output=True, timeout=60)
-    (tls_dir / "fullchain.pem").chmod(0o644)
     ports = {"http": free_port(), "https": free_port(), "prometheus": free_port()}
     # The host's address on the backend network: Docker gives a bridge network's gateway the
     # subnet's first address.
     gateway = str(next(ipaddress.ip_network(BACKEND_SUBNET).hosts()))
     s2_port = free_port()
+    env = stack_environment(engine, workdir, ports, f"http://{gateway}:{s2_port}/graph/v1")
+    dev_script(env, "init")  # random secrets, empty key files, a development certificate
+    secrets_dir, tls_dir = workdir / "secrets", workdir / "tls"
+    s2_api_key = secrets.token_hex(20)
+    (secrets_dir / "semantic_scholar_api_key").write_text(s2_api_key)
     s2 = FakeSemanticScholar(graph, host=gateway, port=s2_port, required_api_key=s2_api_key)
-    env = stack_environment(
-        engine, secrets_dir, tls_dir, ports, f"http://{gateway}:{s2_port}/graph/v1"
-    )
-    compose = Compose(PROJECT, env)
+    compose = Compose(PROJECT, env, files=FILES)
     compose.down()  # whatever an interrupted run left
     deployed = Stack(
         compose, s2, secrets_dir, tls_dir, workdir, ports["https"], ports["http"],
@@ -195,7 +175,7 @@ def test_every_service_is_up_and_healthy_and_only_nginx_and_prometheus_publish(
     assert set(containers) == {
         "nginx", "migrate", "api", "worker-crawler", "worker-summarizer", "worker-generator",
         "worker-maintenance", "beat", "flower", "postgres", "redis", "prometheus",
-        "alertmanager", "postgres-exporter", "redis-exporter", "nginx-exporter",
+        "alertmanager", "node-exporter", "postgres-exporter", "redis-exporter", "nginx-exporter",
     }  # fmt: skip
     assert containers["migrate"]["State"] == "exited"
     assert containers["migrate"]["ExitCode"] == 0
@@ -386,20 +366,17 @@ def test_postgres_keeps_statement_statistics_of_the_crawls(
 # --- monitoring ---------------------------------------------------------------------------------
 
 
-def test_prometheus_has_every_refnet_target_up(stack: Stack) -> None:
+def test_prometheus_has_every_target_up(stack: Stack) -> None:
     url = f"http://127.0.0.1:{stack.prometheus_port}/api/v1/targets"
 
     def targets_up() -> list[dict[str, Any]] | None:
         targets: list[dict[str, Any]] = httpx.get(url).json()["data"]["activeTargets"]
-        refnet = [t for t in targets if t["labels"]["job"] in REFNET_SCRAPE_JOBS]
-        others = [t for t in targets if t["labels"]["job"] not in REFNET_SCRAPE_JOBS | {"node"}]
-        everything = refnet + others
-        return targets if everything and all(t["health"] == "up" for t in everything) else None
+        return targets if targets and all(t["health"] == "up" for t in targets) else None
 
     targets = wait_until(targets_up, "every target up in Prometheus", seconds=120, interval=3)
-    jobs = {t["labels"]["job"] for t in targets if t["health"] == "up"}
+    jobs = {t["labels"]["job"] for t in targets}
     assert jobs >= REFNET_SCRAPE_JOBS
-    assert {"postgres", "redis", "nginx", "alertmanager", "prometheus"} <= jobs
+    assert {"node", "postgres", "redis", "nginx", "alertmanager", "prometheus"} <= jobs
     queues = {t["labels"].get("queue") for t in targets if t["labels"]["job"] == "refnet-worker"}
     assert queues == WORKER_QUEUES
 
@@ -512,14 +489,12 @@ def test_a_taken_port_stops_nginx_naming_the_port(stack: Stack) -> None:
 # --- operations through scripts/docker-dev.sh ---------------------------------------------------
 
 
-def dev_script(stack: Stack, *arguments: str, check: bool = True) -> str:
+def dev_script(env: dict[str, str], *arguments: str, check: bool = True) -> str:
+    """scripts/docker-dev.sh as the operator runs it on this stack; its output (prefixed with
+    the exit status when it failed and `check` is off)."""
     done = subprocess.run(
         [str(DEV_SCRIPT), "--prod", "--monitoring", "--airgap", *arguments],
-        env={
-            **stack.compose.env,
-            "COMPOSE_PROJECT_NAME": PROJECT,
-            "REFNET_BACKUP_COPY_DIR": str(stack.workdir / "backups"),
-        },
+        env=env,
         capture_output=True,
         text=True,
         timeout=600,
@@ -536,13 +511,21 @@ def sql(stack: Stack, statement: str) -> str:
     ).strip()  # fmt: skip
 
 
+def test_the_dev_script_lists_the_services_and_migrates_once(stack: Stack) -> None:
+    listed = dev_script(stack.compose.env, "ps")
+    for service in ("nginx", "api", "worker-crawler", "beat", "flower", "postgres", "redis"):
+        assert f"{PROJECT}-{service}-1" in listed
+    migrated = dev_script(stack.compose.env, "migrate")
+    assert f"Database already at revision {HEAD_REVISION}." in migrated
+
+
 def test_the_dev_script_backs_up_and_restores_the_database(
     stack: Stack, first_crawl: dict[str, Any]
 ) -> None:
     citations = int(sql(stack, "SELECT count(*) FROM citations"))
     assert citations > 0
 
-    output = dev_script(stack, "backup")
+    output = dev_script(stack.compose.env, "backup")
     assert "Backups copied to" in output
     copied = stack.workdir / "backups"
     (dump,) = copied.glob("database-*.dump")
@@ -552,7 +535,7 @@ def test_the_dev_script_backs_up_and_restores_the_database(
 
     def restored() -> str | None:
         # A restore refuses while workers write (summaries of the crawls may still run).
-        output = dev_script(stack, "restore", dump.stem, check=False)
+        output = dev_script(stack.compose.env, "restore", dump.stem, check=False)
         if output.startswith("exit "):
             assert "work is writing to the database" in output, output
             return None

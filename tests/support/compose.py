@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ENGINE_SCRIPT = ROOT / "scripts" / "docker-engine.sh"
 BUILD_SCRIPT = ROOT / "scripts" / "build-airgap-images.sh"
-CERT_SCRIPT = ROOT / "scripts" / "generate-ssl-cert.sh"
 DEV_SCRIPT = ROOT / "scripts" / "docker-dev.sh"
 PRODUCTION_FILES = (
     "docker-compose.yml",
@@ -114,7 +113,6 @@ class Compose:
     env: dict[str, str]
     files: Sequence[str] = PRODUCTION_FILES
     profiles: Sequence[str] = ("monitoring",)
-    history: list[str] = field(default_factory=list)
 
     def command(self, *arguments: str) -> list[str]:
         files = [part for name in self.files for part in ("-f", str(ROOT / name))]
@@ -128,7 +126,6 @@ class Compose:
         self, *arguments: str, timeout: float = 600, check: bool = True, stdin: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         command = self.command(*arguments)
-        self.history.append(" ".join(arguments))
         done = subprocess.run(
             command,
             env=self.env,
@@ -146,11 +143,8 @@ class Compose:
         return done
 
     def services(self) -> list[dict[str, Any]]:
-        """`docker compose ps --all` as one dict per container."""
-        out = self.run("ps", "--all", "--format", "json").stdout.strip()
-        if out.startswith("["):
-            listed: list[dict[str, Any]] = json.loads(out)
-            return listed
+        """`docker compose ps --all` as one dict per container (a JSON object per line)."""
+        out = self.run("ps", "--all", "--format", "json").stdout
         return [json.loads(line) for line in out.splitlines() if line.strip()]
 
     def exec(self, service: str, *command: str) -> str:
