@@ -29,7 +29,6 @@ from refnet.db import migrate
 from refnet.db.async_reads import ONE_PROCESS_PER_QUERY, AsyncReads
 from refnet.db.session import dispose_engines, tune_engine
 
-REQUEST_THREADS = 8
 # Answers any route can give before or around its own code (the edge, validation, rate limits).
 EDGE_ANSWERS = (400, 413, 422, 429)
 EXPOSED_HEADERS = [
@@ -55,19 +54,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Few threads, each with its own pooled connection: more only queue on the two cores
         # and the database. No pre-ping: after a database restart the first request on each
         # stale connection gets a 503 (Retry-After) and the pool reconnects.
-        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        connections = settings.db.api_connections
+        to_thread.current_default_thread_limiter().total_tokens = connections
         postgres = state.database_url.startswith("postgresql")
         tune_engine(
             state.database_url,
-            pool_size=REQUEST_THREADS,
-            max_overflow=REQUEST_THREADS // 2,
+            **settings.db.api_engine_options(),
             pool_pre_ping=False,
             connect_args={"options": ONE_PROCESS_PER_QUERY} if postgres else {},
         )
         if settings.is_embedded:
             migrate.upgrade(state.database_url)
         if postgres:
-            state.async_reads = AsyncReads(state.database_url, size=REQUEST_THREADS)
+            state.async_reads = AsyncReads(state.database_url, size=connections)
         previous = use_dispatcher(_dispatcher_for(state))
         try:
             yield

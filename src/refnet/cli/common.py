@@ -16,7 +16,7 @@ from refnet.core.errors import InvalidInput, RefNetError, TransientError
 from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
 from refnet.db import migrate
-from refnet.db.session import is_transient
+from refnet.db.session import is_transient, tune_engine
 
 if TYPE_CHECKING:
     from refnet.core.handoff import Dispatcher
@@ -74,6 +74,7 @@ def load_settings(verbose: bool = False) -> Settings:
         fmt=settings.log_format,
         secrets=secrets_in(settings),
     )
+    tune_engine(settings.effective_database_url, **settings.db.engine_options())
     return settings
 
 

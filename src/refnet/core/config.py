@@ -32,6 +32,7 @@ from refnet.core.secret_settings import (
 )
 from refnet.core.settings_operations import (
     BackupSettings,
+    DatabaseSettings,
     HealthSettings,
     MetricsSettings,
     ScheduleSettings,
@@ -55,6 +56,7 @@ __all__ = [
     "AuthSettings",
     "BackupSettings",
     "CrawlSettings",
+    "DatabaseSettings",
     "PdfSettings",
     "RateLimitSettings",
     "ScheduleSettings",
@@ -106,6 +108,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSettings = ScheduleSettings()
     workers: WorkerSettings = WorkerSettings()
     backup: BackupSettings = BackupSettings()
+    db: DatabaseSettings = DatabaseSettings()
     health: HealthSettings = HealthSettings()
     metrics: MetricsSettings = MetricsSettings()
 

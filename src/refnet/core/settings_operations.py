@@ -189,6 +189,36 @@ class WorkerSettings(BaseModel):
         return settings
 
 
+class DatabaseSettings(BaseModel):
+    """Connection pools (PostgreSQL; the embedded SQLite file needs none)."""
+
+    # Connections each worker, beat or command process keeps open, and how many more it may
+    # open at a peak (closed again when returned).
+    pool_size: int = Field(default=5, ge=1, le=100)
+    max_overflow: int = Field(default=5, ge=0, le=100)
+    # Seconds a caller waits for a free connection before the work is retried later (503 in
+    # the API) instead of queueing longer.
+    pool_timeout: float = Field(default=30.0, gt=0, le=600)
+    # Per API process: its request threads, the connections of their pool (and half as many
+    # more at a peak) and those of its async reads. Each process of `refnet serve --workers N`
+    # has its own, so the server sees up to N * 2.5 * this many from the API.
+    api_connections: int = Field(default=8, ge=1, le=64)
+
+    def engine_options(self) -> dict[str, int | float]:
+        return {
+            "pool_size": self.pool_size,
+            "max_overflow": self.max_overflow,
+            "pool_timeout": self.pool_timeout,
+        }
+
+    def api_engine_options(self) -> dict[str, int | float]:
+        return {
+            "pool_size": self.api_connections,
+            "max_overflow": self.api_connections // 2,
+            "pool_timeout": self.pool_timeout,
+        }
+
+
 class BackupSettings(BaseModel):
     # Where backups are kept; unset: `backups` under the data dir.
     dir: Path | None = None

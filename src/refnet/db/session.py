@@ -111,6 +111,8 @@ def read_connection(url: str) -> Iterator[Connection]:
     try:
         with _read_engine(url).connect() as connection:
             yield connection
+    except sa_exc.TimeoutError as exc:
+        raise _pool_exhausted() from exc
     except sa_exc.DBAPIError as exc:
         if is_transient(exc):
             raise TransientError(f"database unavailable or busy: {_first_line(exc)}") from exc
@@ -130,6 +132,9 @@ def _scope(session: Session) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except sa_exc.TimeoutError as exc:
+        _rollback_quietly(session)
+        raise _pool_exhausted() from exc
     except sa_exc.DBAPIError as exc:
         _rollback_quietly(session)
         if is_transient(exc):
@@ -156,6 +161,13 @@ def is_transient(exc: sa_exc.DBAPIError) -> bool:
     # psycopg: the server could not be reached or went away (connection refused, reset, closed)
     is_psycopg = type(exc.orig).__module__.startswith("psycopg")
     return is_psycopg and not any(reason in text for reason in _MISCONFIGURED)
+
+
+def _pool_exhausted() -> TransientError:
+    return TransientError(
+        "database busy: every pooled connection of this process stayed in use for "
+        "DB__POOL_TIMEOUT seconds; try again later (or raise DB__POOL_SIZE, DB__MAX_OVERFLOW)"
+    )
 
 
 def _first_line(exc: sa_exc.DBAPIError) -> str:

@@ -31,7 +31,7 @@ from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
 from refnet.core.metrics import prepare_multiprocess_dir
 from refnet.db.queries import operations
-from refnet.db.session import session_scope
+from refnet.db.session import session_scope, tune_engine
 from refnet.worker import failures
 from refnet.worker.dispatch import REQUEST_ID_HEADER, message_header, start_dispatching
 from refnet.worker.schedule import SCHEDULE_HEADER
@@ -71,6 +71,14 @@ def export_beat_metrics(**_: Any) -> None:
 @worker_init.connect
 def dispatch_through_the_worker_app(sender: Any = None, **_: Any) -> None:
     start_dispatching(sender.app, get_settings())
+
+
+@worker_init.connect
+@beat_init.connect
+def size_the_database_pool(**_: Any) -> None:
+    """Before the pool processes fork: each inherits these options for its own engine."""
+    settings = get_settings()
+    tune_engine(settings.effective_database_url, **settings.db.engine_options())
 
 
 @celeryd_after_setup.connect

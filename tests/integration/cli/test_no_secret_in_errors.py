@@ -47,6 +47,8 @@ def assert_no_secret(result: subprocess.CompletedProcess[str]) -> None:
         ({"ENVIRONMENT": "production", "OPENAI_API_KEY": "changeme"}, "OPENAI_API_KEY"),
         ({"ENVIRONMENT": "production", "ANTHROPIC_API_KEY": "short"}, "ANTHROPIC_API_KEY"),
         ({"CRAWL__MAX_DEPTH": "99"}, "CRAWL__MAX_DEPTH"),
+        ({"DB__POOL_SIZE": "0"}, "DB__POOL_SIZE"),
+        ({"DB__API_CONNECTIONS": "many"}, "DB__API_CONNECTIONS"),
         ({"SEMANTIC_SCHOLAR_RATE": "fast"}, "SEMANTIC_SCHOLAR_RATE"),
         ({"SUMMARIZER__PROVIDER": "gpt-5"}, "SUMMARIZER__PROVIDER"),
         ({"ENVIRONMENT": "staging"}, "ENVIRONMENT"),
