@@ -61,7 +61,7 @@ class Paper(Base):
     metadata_fetched_at: Mapped[datetime | None]
     expanded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
 
     authors: Mapped[list[PaperAuthor]] = relationship(
         back_populates="paper", order_by="PaperAuthor.position", cascade="all, delete-orphan"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from refnet.db.base import Base, utcnow
@@ -20,6 +20,9 @@ class VaultFileKind(enum.StrEnum):
 
 class VaultFile(Base):
     __tablename__ = "vault_files"
+    __table_args__ = (
+        Index("ix_vault_files_kind_status_updated_at", "kind", "status", "updated_at"),
+    )
 
     # Path relative to the vault root, with forward slashes.
     path: Mapped[str] = mapped_column(String(512), primary_key=True)
