@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/refnet_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev demo test lint typecheck bench lock clean dashboards up down
+.PHONY: install install-dev demo test lint typecheck bench load lock clean dashboards up down
 
 install: $(RUNTIME_STAMP)
 install-dev: $(DEV_STAMP)
@@ -65,6 +65,13 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.search_latency
 	$(BIN)/python -m benchmarks.api_throughput --reuse
 	$(BIN)/python -m benchmarks.metrics_scrape --reuse
+
+# The load test's three profiles (normal, peak, stress) through nginx and TLS on 100,000 papers
+# and 1,000,000 edges; one JSON line each, checked against the service levels (exit 1 if one is
+# missed). LOAD_DURATION: seconds per profile.
+LOAD_DURATION ?= 60
+load: $(DEV_STAMP)
+	$(BIN)/python -m benchmarks.load_test --profile all --duration $(LOAD_DURATION)
 
 # Grafana's dashboards are Python (monitoring/grafana/dashboards_src); this writes the JSON that
 # Grafana provisions. A test fails while the committed JSON is out of date.

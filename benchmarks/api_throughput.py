@@ -113,15 +113,17 @@ def refnet_env(args: argparse.Namespace, workdir: str) -> dict[str, str]:
     }
 
 
-def ensure_reader(env: dict[str, str], workdir: str) -> str:
-    """The benchmark's reader, created (or, from an earlier run, given a new password)."""
+def ensure_reader(
+    env: dict[str, str], workdir: str, username: str = USERNAME, role: str = "reader"
+) -> str:
+    """The benchmark's user, created (or, from an earlier run, given a new password)."""
     password = secrets.token_urlsafe(24)
-    command = [str(BIN / "refnet"), "users", "create", USERNAME, "--role", "reader"]
+    command = [str(BIN / "refnet"), "users", "create", username, "--role", role]
     result = subprocess.run(
         command, env=env, cwd=workdir, input=password + "\n", capture_output=True, text=True
     )
     if result.returncode != 0 and "already exists" in result.stdout + result.stderr:
-        command = [str(BIN / "refnet"), "users", "reset-password", USERNAME]
+        command = [str(BIN / "refnet"), "users", "reset-password", username]
         result = subprocess.run(
             command, env=env, cwd=workdir, input=password + "\n", capture_output=True, text=True
         )

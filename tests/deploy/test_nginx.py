@@ -4,8 +4,9 @@ loopback, in front of a real `refnet serve` and a small stand-in for Flower, ans
 would see it: HTTPS only (TLS 1.2 and 1.3), the security headers on every answer (nginx's own
 errors too), rate limits, the body limit, request ids, Flower under its prefix, /metrics hidden.
 
-What runs is the shipped configuration: `render_config` changes only upstream addresses, listen
-ports and file paths, and fails when one of them is no longer where it expects it.
+What runs is the shipped configuration: `render_config` (benchmarks/nginx_front.py) changes only
+upstream addresses, listen ports and file paths, and fails when one of them is no longer where it
+expects it.
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from typing import Any
 import httpx
 import pytest
 
+from benchmarks.nginx_front import Placement, render_config
 from tests.support.api import ApiServer, api_server, free_port
 from tests.support.processes import serving
 
 ROOT = Path(__file__).resolve().parents[2]
-NGINX_DIR = ROOT / "deploy" / "nginx"
 CERT_SCRIPT = ROOT / "scripts" / "generate-ssl-cert.sh"
 SCRIPT_DIRS = (ROOT / "scripts", ROOT / "deploy", ROOT / ".ci")
 MAX_BODY_BYTES = 1_048_576  # API__MAX_BODY_BYTES's default
@@ -54,51 +55,6 @@ def installed(program: str, package: str) -> str:
     if found is None:
         pytest.fail(f"{program} is not installed: `apt-get install -y {package}` (Debian)")
     return found
-
-
-# --- the configuration, placed for a test -------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Placement:
-    """Where a test's nginx finds its upstreams and files, and where it listens."""
-
-    api: str  # host:port
-    flower: str
-    http_port: int
-    https_port: int
-    status_port: int
-    tls_dir: Path
-    acme_dir: Path
-    pid_file: Path
-    access_log: Path
-
-
-def render_config(target: Path, placement: Placement) -> Path:
-    """A copy of deploy/nginx in `target` with only the upstream addresses, listen ports and file
-    paths replaced; returns its nginx.conf."""
-    replacements = {
-        "server api:8000;": f"server {placement.api};",
-        "server flower:5555;": f"server {placement.flower};",
-        "listen 80 ": f"listen 127.0.0.1:{placement.http_port} ",
-        "listen 443 ": f"listen 127.0.0.1:{placement.https_port} ",
-        "listen 8080;": f"listen 127.0.0.1:{placement.status_port};",
-        "/etc/nginx/tls/": f"{placement.tls_dir}/",
-        "/var/www/acme": str(placement.acme_dir),
-        "/run/nginx.pid": str(placement.pid_file),
-        "access_log /dev/stdout ": f"access_log {placement.access_log} ",
-    }
-    shutil.copytree(NGINX_DIR, target)
-    unused = set(replacements)
-    for conf in target.rglob("*.conf"):
-        text = conf.read_text()
-        for old, new in replacements.items():
-            if old in text:
-                text = text.replace(old, new)
-                unused.discard(old)
-        conf.write_text(text)
-    assert not unused, f"the shipped configuration no longer contains {sorted(unused)}"
-    return target / "nginx.conf"
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess[str]:
