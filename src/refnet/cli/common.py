@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING, NoReturn
 
 import typer
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 from rich.console import Console
 from sqlalchemy import exc as sa_exc
 
-from refnet.core.config import Settings, describe_settings_errors, get_settings
+from refnet.core.config import (
+    Settings,
+    describe_settings_errors,
+    describe_unparsable_setting,
+    get_settings,
+)
 from refnet.core.errors import InvalidInput, RefNetError, TransientError
 from refnet.core.log_scrub import secrets_in
 from refnet.core.logging import configure_logging
@@ -67,6 +73,8 @@ def load_settings(verbose: bool = False) -> Settings:
         settings = get_settings()
     except ValidationError as exc:  # configured never to show the values it read
         fail(f"invalid configuration:\n{describe_settings_errors(exc)}", EXIT_USAGE)
+    except SettingsError as exc:
+        fail(f"invalid configuration:\n{describe_unparsable_setting(exc)}", EXIT_USAGE)
     except InvalidInput as exc:
         fail(f"invalid configuration: {exc}", EXIT_USAGE)
     configure_logging(

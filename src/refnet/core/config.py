@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import lru_cache
@@ -16,6 +17,7 @@ from pydantic_settings import (
     NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from refnet.core.secret_settings import (
@@ -63,6 +65,7 @@ __all__ = [
     "Settings",
     "SummarizerSettings",
     "describe_settings_errors",
+    "describe_unparsable_setting",
     "get_settings",
     "settings_from",
 ]
@@ -312,6 +315,17 @@ def _set_environment(values: Mapping[str, str | None]) -> None:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+def describe_unparsable_setting(exc: SettingsError) -> str:
+    """A setting the environment gave as something other than the JSON it must be, named by
+    its variables (pydantic-settings names only the field)."""
+    found = re.search(r'field "(\w+)"', str(exc))
+    name = found.group(1).upper() if found else "a setting"
+    return (
+        f"  {name} (or one of {name}__*): not valid JSON; a list or section setting takes "
+        'JSON, e.g. ["a", "b"] or {"key": 1}'
+    )
 
 
 def describe_settings_errors(exc: ValidationError) -> str:

@@ -90,8 +90,14 @@ class PdfSettings(BaseModel):
     # tried again this many hours later, then twice as late each time.
     attempts: int = Field(default=3, ge=1)
     retry_later_hours: float = Field(default=24.0, gt=0)
-    # Hosts or CIDR networks that may be fetched although private (e.g. "127.0.0.0/8").
-    allowlist: list[str] = Field(default_factory=list)
+    # Hosts or CIDR networks that may be fetched although private (e.g. "127.0.0.0/8"),
+    # comma-separated or a JSON list.
+    allowlist: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("allowlist", mode="before")
+    @classmethod
+    def _comma_or_json_list(cls, value: Any) -> Any:
+        return split_list(value, "PDF__ALLOWLIST")
 
 
 class ApiSettings(BaseModel):

@@ -49,6 +49,8 @@ def assert_no_secret(result: subprocess.CompletedProcess[str]) -> None:
         ({"CRAWL__MAX_DEPTH": "99"}, "CRAWL__MAX_DEPTH"),
         ({"DB__POOL_SIZE": "0"}, "DB__POOL_SIZE"),
         ({"DB__API_CONNECTIONS": "many"}, "DB__API_CONNECTIONS"),
+        ({"WORKERS__CRAWLER": "{concurrency: 2"}, "WORKERS (or one of WORKERS__*): not valid JSON"),
+        ({"PDF__ALLOWLIST": '["127.0.0.1"'}, "PDF__ALLOWLIST is not a JSON list"),
         ({"SEMANTIC_SCHOLAR_RATE": "fast"}, "SEMANTIC_SCHOLAR_RATE"),
         ({"SUMMARIZER__PROVIDER": "gpt-5"}, "SUMMARIZER__PROVIDER"),
         ({"ENVIRONMENT": "staging"}, "ENVIRONMENT"),

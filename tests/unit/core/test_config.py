@@ -93,3 +93,13 @@ def test_production_refuses_a_short_redis_password(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("REDIS_PASSWORD", "short")
     with pytest.raises(ValidationError, match="REDIS_PASSWORD"):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "written", ["127.0.0.0/8, pdfs.lab.internal", '["127.0.0.0/8", "pdfs.lab.internal"]']
+)
+def test_the_pdf_allowlist_is_comma_separated_or_json(
+    monkeypatch: pytest.MonkeyPatch, written: str
+) -> None:
+    monkeypatch.setenv("PDF__ALLOWLIST", written)
+    assert Settings().pdf.allowlist == ["127.0.0.0/8", "pdfs.lab.internal"]
