@@ -154,17 +154,40 @@ def make_operator_bomb_pdf(path: Path, *, pages: int = 2, operators: int = 3_000
     """A small file whose pages each draw millions of tiny text operators: a few hundred KB on
     disk that take pypdf hundreds of MB and seconds per page to read (a hostile PDF)."""
     content = b"BT /F1 1 Tf " + b"(a) Tj 0 0 Td " * operators + b"ET"
-    stream = zlib.compress(content, 9)
+    return _write_raw_pdf(path, [zlib.compress(content, 9)] * pages)
+
+
+def make_flate_bomb_pdf(path: Path, *, expanded: int = 1 << 30) -> Path:
+    """A "zip bomb": one page whose compressed content stream, about a thousandth of its size
+    on disk, inflates to `expanded` bytes."""
+    packer = zlib.compressobj(9)
+    chunk = b" " * (1 << 20)
+    stream = packer.compress(b"BT /F1 12 Tf 72 720 Td (Inflated) Tj ET\n")
+    stream += b"".join(packer.compress(chunk) for _ in range(expanded // len(chunk)))
+    return _write_raw_pdf(path, [stream + packer.flush()])
+
+
+def make_huge_page_pdf(path: Path) -> Path:
+    """One page 200 km wide and high (the largest MediaBox and UserUnit PDF allows), with text."""
+    content = zlib.compress(b"BT /F1 12 Tf 72 720 Td (A page of absurd size) Tj ET", 9)
+    return _write_raw_pdf(path, [content], media_box="0 0 14400 14400", user_unit=75000)
+
+
+def _write_raw_pdf(
+    path: Path, streams: Sequence[bytes], *, media_box: str = "0 0 612 792", user_unit: int = 1
+) -> Path:
+    """A PDF written object by object: one page per FlateDecode content stream, Helvetica."""
+    pages = len(streams)
     kids = " ".join(f"{3 + 2 * n} 0 R" for n in range(pages))
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         f"<< /Type /Pages /Kids [{kids}] /Count {pages} >>".encode(),
     ]
     font = 3 + 2 * pages
-    for n in range(pages):
+    for n, stream in enumerate(streams):
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * n} 0 R "
-            f"/Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [{media_box}] /UserUnit {user_unit} "
+            f"/Contents {4 + 2 * n} 0 R /Resources << /Font << /F1 {font} 0 R >> >> >>".encode()
         )
         objects.append(
             b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream)
@@ -172,7 +195,7 @@ def make_operator_bomb_pdf(path: Path, *, pages: int = 2, operators: int = 3_000
             + b"\nendstream"
         )
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    out, offsets = bytearray(b"%PDF-1.4\n"), []
+    out, offsets = bytearray(b"%PDF-1.6\n"), []
     for number, body in enumerate(objects, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
