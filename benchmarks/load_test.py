@@ -62,13 +62,12 @@ import redis
 from benchmarks import api_dataset
 from benchmarks.api_throughput import ensure_reader
 from benchmarks.api_wrk import free_port, server
-from benchmarks.nginx_front import Placement, render_config
+from benchmarks.nginx_front import dev_certificate, nginx_binary, nginx_in_front
 from benchmarks.private_postgres import PrivatePostgres, private_postgres
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 LOCUSTFILE = ROOT / "tests" / "load" / "locustfile.py"
-CERT_SCRIPT = ROOT / "scripts" / "generate-ssl-cert.sh"
 PROFILES = {"normal": (10, 1), "peak": (50, 5), "stress": (100, 10)}
 LEVELS = {
     "p95_ms": 500,
@@ -151,42 +150,6 @@ def generate_vault(env: Mapping[str, str], workdir: Path) -> float:
     if done.returncode != 0:
         raise CannotRun(f"refnet generate failed: {done.stdout[-2000:]}{done.stderr[-2000:]}")
     return time.perf_counter() - started
-
-
-def certificate(workdir: Path) -> Path:
-    tls_dir = workdir / "tls"
-    done = subprocess.run([str(CERT_SCRIPT), str(tls_dir)], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise CannotRun(f"{CERT_SCRIPT.name} failed: {done.stderr}")
-    return tls_dir
-
-
-def nginx_binary() -> str:
-    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx"):
-        if Path(candidate).is_file():
-            return candidate
-    raise CannotRun("nginx is not installed: `apt-get install -y nginx` (Debian)")
-
-
-@contextmanager
-def nginx_in_front(api: str, workdir: Path, tls_dir: Path) -> Iterator[tuple[int, int]]:
-    """nginx on loopback in front of `api` (host:port); yields its HTTPS port and pid."""
-    placement = Placement(
-        api=api,
-        flower="127.0.0.1:9",
-        http_port=free_port(),
-        https_port=free_port(),
-        status_port=free_port(),
-        tls_dir=tls_dir,
-        acme_dir=workdir / "acme",
-        pid_file=workdir / "nginx.pid",
-        access_log=None,
-    )
-    conf = render_config(workdir / "nginx", placement, lift_limits=True)
-    command = [nginx_binary(), "-p", f"{conf.parent}/", "-c", str(conf), "-g", "daemon off;"]
-    ready = f"http://127.0.0.1:{placement.status_port}/stub_status"
-    with server(command, dict(os.environ), ready) as process:
-        yield placement.https_port, process.pid
 
 
 # --- measuring ----------------------------------------------------------------------------------
@@ -452,7 +415,7 @@ def stack(
 ) -> Iterator[tuple[Target, dict[str, str], dict[str, Any]]]:
     """Everything the profiles run against; yields it, Locust's environment and set-up figures."""
     setup: dict[str, Any] = {}
-    tls_dir = certificate(workdir)
+    tls_dir = dev_certificate(workdir / "tls")
     with private_postgres() as database:
         sample, loaded = api_dataset.load_timed(database.url, args.papers, args.edges, args.seed)
         setup["dataset_load_s"] = loaded["total_s"]

@@ -8,9 +8,15 @@ longer where it expects it, so what runs is the configuration RefNet ships.
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.api_wrk import free_port, server
 
 ROOT = Path(__file__).resolve().parents[1]
 NGINX_DIR = ROOT / "deploy" / "nginx"
@@ -65,3 +71,42 @@ def render_config(target: Path, placement: Placement, *, lift_limits: bool = Fal
     if unused:
         raise RuntimeError(f"the shipped nginx configuration no longer contains {sorted(unused)}")
     return target / "nginx.conf"
+
+
+def dev_certificate(tls_dir: Path) -> Path:
+    """`tls_dir` with fullchain.pem and privkey.pem for localhost and 127.0.0.1, made by the
+    operator's script (scripts/generate-ssl-cert.sh)."""
+    script = ROOT / "scripts" / "generate-ssl-cert.sh"
+    done = subprocess.run([str(script), str(tls_dir)], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{script.name} failed: {done.stderr}")
+    return tls_dir
+
+
+def nginx_binary() -> str:
+    for candidate in ("/usr/sbin/nginx", "/usr/local/sbin/nginx"):
+        if Path(candidate).is_file():
+            return candidate
+    raise RuntimeError("nginx is not installed: `apt-get install -y nginx` (Debian)")
+
+
+@contextmanager
+def nginx_in_front(api: str, workdir: Path, tls_dir: Path) -> Iterator[tuple[int, int]]:
+    """The shipped configuration in front of `api` (host:port) on loopback, with nginx's
+    per-address rate limits lifted; yields its HTTPS port and nginx's pid."""
+    placement = Placement(
+        api=api,
+        flower="127.0.0.1:9",
+        http_port=free_port(),
+        https_port=free_port(),
+        status_port=free_port(),
+        tls_dir=tls_dir,
+        acme_dir=workdir / "acme",
+        pid_file=workdir / "nginx.pid",
+        access_log=None,
+    )
+    conf = render_config(workdir / "nginx", placement, lift_limits=True)
+    command = [nginx_binary(), "-p", f"{conf.parent}/", "-c", str(conf), "-g", "daemon off;"]
+    ready = f"http://127.0.0.1:{placement.status_port}/stub_status"
+    with server(command, dict(os.environ), ready) as process:
+        yield placement.https_port, process.pid

@@ -539,6 +539,18 @@ def test_a_body_above_the_api_limit_is_refused_by_nginx_and_one_at_it_passes(
     assert edge.api_entry("body-at-limit")["status"] == at_limit.status_code
 
 
+def test_a_url_or_header_too_long_is_refused_by_nginx_in_the_apis_error_shape(
+    edge: Edge,
+) -> None:
+    with edge.client() as client:
+        long_url = client.get("/api/papers/" + "a" * 20_000)
+        long_header = client.get("/api/papers", headers={"X-Notes": "b" * 20_000})
+    assert "longer than this server accepts" in assert_nginx_answered(
+        edge, long_url, 414, "uri_too_long"
+    )
+    assert "headers are larger" in assert_nginx_answered(edge, long_header, 400, "bad_request")
+
+
 def test_request_ids_reach_the_api_and_are_made_when_missing(edge: Edge) -> None:
     with edge.client() as client:
         given = client.get("/health", headers={"X-Request-Id": "client-chosen.id-1"})

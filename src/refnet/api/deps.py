@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 from fastapi import Depends, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
@@ -86,7 +87,24 @@ def require(role: Role, category: str | None = None) -> Callable[..., Awaitable[
         response.headers.update(headers)
         return claims
 
+    dependency.required_role = role  # type: ignore[attr-defined]
     return dependency
+
+
+def required_role(dependant: Dependant) -> Role | None:
+    """The role an operation needs: the highest any `require` in its
+    dependencies names, reader where it only needs a signed-in user, None when it is public."""
+    found: list[Role] = []
+    pending = [dependant]
+    while pending:
+        current = pending.pop()
+        role = getattr(current.call, "required_role", None)
+        if role is not None:
+            found.append(role)
+        elif current.call is current_claims:
+            found.append(Role.READER)
+        pending.extend(current.dependencies)
+    return max(found, key=lambda role: role.rank) if found else None
 
 
 async def limit_by_client(request: Request, response: Response) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute, APIRouter
 
 from refnet import __version__
-from refnet.api.deps import no_unknown_query
+from refnet.api.deps import no_unknown_query, required_role
 from refnet.api.edge import EdgeMiddleware
 from refnet.api.errors import declare, install_handlers
 from refnet.api.routers import admin, auth, health, operations, papers, pipeline, queue, seeds
@@ -29,8 +30,10 @@ from refnet.db import migrate
 from refnet.db.async_reads import ONE_PROCESS_PER_QUERY, AsyncReads
 from refnet.db.session import dispose_engines, tune_engine
 
-# Answers any route can give before or around its own code (the edge, validation, rate limits).
-EDGE_ANSWERS = (400, 413, 422, 429)
+REQUIRED_ROLE = "x-required-role"
+# Answers any route can give before or around its own code (the edge, validation, rate limits);
+# 414 comes from the proxy in front (deploy/nginx), which limits the URL's length.
+EDGE_ANSWERS = (400, 413, 414, 422, 429)
 EXPOSED_HEADERS = [
     "ETag",
     "Location",
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.refnet = state
     install_handlers(app)
     for module in (health, auth, operations, pipeline, papers, queue, seeds, admin):
+        _document_required_roles(module.router)
         app.include_router(module.router)
     if settings.api.cors_origins:
         app.add_middleware(
@@ -125,6 +129,14 @@ def _dispatcher_for(state: ApiState) -> Any:
 
     state.background = BackgroundDispatcher(celery)
     return state.background
+
+
+def _document_required_roles(router: APIRouter) -> None:
+    """Each operation that needs a token names, in /openapi.json, the least role that may use
+    it (`x-required-role`; every higher role may too)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute) and (role := required_role(route.dependant)) is not None:
+            route.openapi_extra = {**(route.openapi_extra or {}), REQUIRED_ROLE: role.value}
 
 
 def _declare_edge_answers(app: FastAPI) -> None:
