@@ -33,6 +33,7 @@ import os
 import random
 import secrets
 import signal
+import ssl
 import string
 import subprocess
 import sys
@@ -49,6 +50,7 @@ import redis
 from benchmarks import api_dataset
 from benchmarks.api_dataset import Sample
 from benchmarks.api_wrk import FIGURES, free_port, run_wrk, server, wrk_binary
+from benchmarks.nginx_front import dev_certificate, nginx_in_front
 from benchmarks.search_latency import drop_database
 from refnet.db import migrate
 from refnet.db.session import dispose_engines
@@ -110,6 +112,7 @@ def refnet_env(args: argparse.Namespace, workdir: str) -> dict[str, str]:
         "REFNET_DATA_DIR": workdir,
         "RATE_LIMIT__READ": "1000000/second",
         "RATE_LIMIT__LOGIN": "1000/second",
+        "API__TRUSTED_PROXIES": "127.0.0.1/32",  # nginx, with --through-nginx
     }
 
 
@@ -137,7 +140,10 @@ def login(base_url: str, password: str) -> str:
     request = urllib.request.Request(
         base_url + "/auth/login", data=body, headers={"Content-Type": "application/json"}
     )
-    with urllib.request.urlopen(request, timeout=30) as response:
+    # Through nginx the certificate is the benchmark's own, made for loopback (wrk does not
+    # verify one either).
+    context = ssl._create_unverified_context() if base_url.startswith("https:") else None
+    with urllib.request.urlopen(request, timeout=30, context=context) as response:
         token: str = json.load(response)["access_token"]
     return token
 
@@ -158,6 +164,19 @@ def measure(base_url: str, paths: list[str], token: str | None, args: argparse.N
 
 
 @contextmanager
+def edge(base: str, args: argparse.Namespace) -> Iterator[str]:
+    """`base` itself, or with `--through-nginx` the shipped nginx with TLS in front of it."""
+    if not args.through_nginx:
+        yield base
+        return
+    with tempfile.TemporaryDirectory(prefix="refnet-bench-edge-") as directory:
+        workdir = Path(directory)
+        tls_dir = dev_certificate(workdir / "tls")
+        with nginx_in_front(base.removeprefix("http://"), workdir, tls_dir) as (port, _):
+            yield f"https://localhost:{port}"
+
+
+@contextmanager
 def ceiling_server(args: argparse.Namespace) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -167,20 +186,20 @@ def ceiling_server(args: argparse.Namespace) -> Iterator[str]:
         "--http", "httptools", "--log-level", "warning", "--no-access-log",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    with server(command, env, base + "/ceiling"):
-        yield base
+    with server(command, env, base + "/ceiling"), edge(base, args) as url:
+        yield url
 
 
 @contextmanager
-def refnet_server(env: dict[str, str], workdir: str, workers: int) -> Iterator[str]:
+def refnet_server(env: dict[str, str], workdir: str, args: argparse.Namespace) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     command = [
         str(BIN / "refnet"), "serve", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers),
+        "--workers", str(args.workers),
     ]  # fmt: skip
-    with server(command, env, base + "/ready", cwd=workdir):
-        yield base
+    with server(command, env, base + "/ready", cwd=workdir), edge(base, args) as url:
+        yield url
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,6 +227,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "papers": args.papers,
         "edges": args.edges,
         "workers": args.workers,
+        "through_nginx": args.through_nginx,
         "connections": args.connections,
         "wrk_threads": args.threads,
         "duration_s": args.duration,
@@ -232,7 +252,7 @@ def run_scenarios(
     paths: dict[str, list[str]],
     args: argparse.Namespace,
 ) -> dict[str, Any]:
-    with refnet_server(env, workdir, args.workers) as base:
+    with refnet_server(env, workdir, args) as base:
         token = login(base, password)
         return {name: measure(base, paths[name], token, args) for name in SCENARIOS}
 
@@ -263,6 +283,11 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="server processes")
+    parser.add_argument(
+        "--through-nginx",
+        action="store_true",
+        help="drive both servers through the shipped nginx configuration with TLS",
+    )
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     try:
