@@ -30,8 +30,15 @@ service level with the measured figure and whether it was met:
 A statement's p95 is estimated from `pg_stat_statements` as mean + 1.645 standard deviations
 (it keeps no percentiles); `query_p95_ms` is the largest among statements run 20 times or more.
 
+With `--target URL` (and `--username`, the password in `REFNET_LOAD_PASSWORD`, `--ca`) the
+profiles run against a deployment that is already up, such as the Compose stack, instead; what
+to ask for is read from it (its most cited papers, words of their titles, papers with notes).
+Only latency, rate and errors are measured there (`unmeasured` lists the rest), and its
+per-address and per-user rate limits apply: every simulated user is one address and one account.
+
 Bounded: every profile stops after `--duration` seconds, Locust is given a hard timeout besides,
-and only loopback addresses are used. Exits 0 when every level of every profile was met, 1 when
+and load is only sent to this machine or its private networks (a `--target` elsewhere is
+refused, as is one that does not answer). Exits 0 when every level of every profile was met, 1 when
 one was missed, 2 when the run could not start (a missing tool, a server that did not come up).
 """
 
@@ -39,15 +46,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import ipaddress
 import json
 import os
 import re
 import secrets
+import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -55,6 +65,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psutil
 import psycopg
 import redis
@@ -96,8 +107,8 @@ class Target:
     """What a profile runs against: the URL Locust is given and what it measures besides."""
 
     https_url: str
-    api_url: str  # the API directly, for its /metrics
-    database: PrivatePostgres
+    api_url: str | None  # the API directly, for its /metrics (None: not reachable)
+    database: PrivatePostgres | None  # None: a deployment's, whose statistics are not read
     components: dict[str, int] = field(default_factory=dict)  # name: root process id
 
 
@@ -191,7 +202,7 @@ def pool_use(api_url: str) -> dict[str, float]:
 class Sampler(threading.Thread):
     """Every second: CPU and memory of each component's processes, and the API's pool use."""
 
-    def __init__(self, components: dict[str, int], api_url: str) -> None:
+    def __init__(self, components: dict[str, int], api_url: str | None) -> None:
         super().__init__(daemon=True)
         self.components = components
         self.api_url = api_url
@@ -217,6 +228,8 @@ class Sampler(threading.Thread):
                 self.memory_used[name].append(sum(self._memory(p) for p in tree(pid)))
                 last[name] = seconds
             last_at = now
+            if self.api_url is None:
+                continue
             try:
                 for pool, share in pool_use(self.api_url).items():
                     self.pools.setdefault(pool, []).append(share)
@@ -332,23 +345,33 @@ def locust_command(
 
 
 def levels(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each service level with the figure measured (None where this run could not measure it)
+    and whether it was met."""
+    resources = figures["resources"]
+
+    def worst(values: dict[str, float]) -> float | None:
+        served = [value for name, value in values.items() if name != "locust"]
+        return max(served) if served else None
+
     measured = {
         "p95_ms": figures["p95_ms"],
         "p99_ms": figures["p99_ms"],
         "rps": figures["rps"],
         "error_rate": figures["error_rate"],
-        "cpu_pct": max(v for k, v in figures["resources"]["cpu_pct"].items() if k != "locust"),
-        "memory_pct": max(
-            v for k, v in figures["resources"]["memory_pct"].items() if k != "locust"
-        ),
-        "pool_use": max(figures["resources"]["pool_use_max"].values(), default=0.0),
+        "cpu_pct": worst(resources["cpu_pct"]),
+        "memory_pct": worst(resources["memory_pct"]),
+        "pool_use": max(resources["pool_use_max"].values(), default=None),
         "query_p95_ms": figures["query_p95_ms"],
     }
     return {
         name: {
             "measured": value,
             "level": LEVELS[name],
-            "met": value >= LEVELS[name] if name == "rps" else value < LEVELS[name],
+            "met": None
+            if value is None
+            else value >= LEVELS[name]
+            if name == "rps"
+            else value < LEVELS[name],
         }
         for name, value in measured.items()
     }
@@ -363,7 +386,8 @@ def run_profile(
     users, spawn_rate = PROFILES[name]
     out = workdir / name
     out.mkdir()
-    reset_statements(target.database.url)
+    if target.database is not None:
+        reset_statements(target.database.url)
     log = out / "locust.log"
     with log.open("wb") as output:
         locust = subprocess.Popen(
@@ -387,10 +411,10 @@ def run_profile(
         raise CannotRun(f"locust failed ({code}): {log.read_text(errors='replace')[-3000:]}")
     figures = locust_figures(stats)
     failures = (out / "locust_failures.csv").read_text()[:2000]
-    statements = slowest_statements(target.database.url)
+    statements = slowest_statements(target.database.url) if target.database else []
     figures |= {
         "resources": sampler.figures(),
-        "query_p95_ms": statements[0]["p95_ms_estimated"] if statements else 0.0,
+        "query_p95_ms": statements[0]["p95_ms_estimated"] if statements else None,
         "slowest_statements": statements[:5],
     }
     report = {
@@ -403,7 +427,10 @@ def run_profile(
         **figures,
         "levels": levels(figures),
     }
-    report["meets_levels"] = all(level["met"] for level in report["levels"].values())
+    report["meets_levels"] = all(level["met"] is not False for level in report["levels"].values())
+    report["unmeasured"] = [
+        name for name, level in report["levels"].items() if level["met"] is None
+    ]
     if failures.count("\n") > 1:
         report["failures"] = failures
     return report
@@ -449,15 +476,100 @@ def stack(
             yield target, locust_env, setup
 
 
+def local_addresses(url: str) -> list[str]:
+    """The addresses `url`'s host names, each on this machine (loopback) or a private network
+    (the stack's own containers); CannotRun otherwise."""
+    host = urllib.parse.urlsplit(url).hostname
+    if not host:
+        raise CannotRun(f"--target {url!r} is not a URL; give e.g. https://localhost:8443")
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError as exc:
+        raise CannotRun(f"--target: cannot resolve {host!r}: {exc}") from None
+    outside = sorted(a for a in found if not ipaddress.ip_address(a).is_private)
+    if outside:
+        raise CannotRun(
+            f"--target {host} resolves to {', '.join(outside)}: load is only sent to this "
+            "machine or its private networks (loopback, the stack's containers)"
+        )
+    return sorted(found)
+
+
+def deployment_sample(url: str, token: str, ca: str | None, workdir: Path) -> Path:
+    """What the users ask for, read from the deployment itself: its most cited papers, words of
+    their titles, and which of them have notes."""
+    with httpx.Client(base_url=url, verify=ca or True, timeout=30) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
+        listed = client.get("/api/papers", params={"sort": "-citations", "limit": 100})
+        listed.raise_for_status()
+        items = listed.json()["items"]
+        if not items:
+            raise CannotRun(f"{url} holds no papers to ask for; crawl some first")
+        papers = [item["s2_id"] for item in items]
+        words = {
+            w.lower() for item in items for w in re.findall(r"[A-Za-z]{5,}", item["title"] or "")
+        }
+        with_notes = [
+            p for p in papers[:40] if client.get(f"/api/papers/{p}/note").status_code == 200
+        ]
+    if not with_notes:
+        raise CannotRun(f"{url} has no notes yet; run POST /api/tasks/generate first")
+    path = workdir / "sample.json"
+    path.write_text(
+        json.dumps({"terms": sorted(words), "papers": papers, "with_notes": with_notes})
+    )
+    return path
+
+
+@contextmanager
+def deployment(
+    args: argparse.Namespace, workdir: Path
+) -> Iterator[tuple[Target, dict[str, str], dict[str, Any]]]:
+    """A running deployment (`--target`), checked to answer before any load is sent."""
+    url = args.target.rstrip("/")
+    addresses = local_addresses(url)
+    ca = str(args.ca) if args.ca else None
+    try:
+        answer = httpx.get(url + "/health", verify=ca or True, timeout=10)
+    except httpx.HTTPError as exc:
+        raise CannotRun(
+            f"no RefNet answers at {url} ({exc}); start the stack first (make up) "
+            "or leave out --target"
+        ) from None
+    if answer.status_code != 200:
+        raise CannotRun(f"{url}/health answered {answer.status_code}: {answer.text[:200]}")
+    password = os.environ.get("REFNET_LOAD_PASSWORD", "")
+    with httpx.Client(base_url=url, verify=ca or True, timeout=30) as client:
+        signed_in = client.post(
+            "/auth/login", json={"username": args.username, "password": password}
+        )
+    if signed_in.status_code != 200:
+        raise CannotRun(
+            f"{args.username!r} cannot sign in at {url} ({signed_in.status_code}); give an "
+            "operator's name with --username and the password in REFNET_LOAD_PASSWORD"
+        )
+    sample = deployment_sample(url, signed_in.json()["access_token"], ca, workdir)
+    env = {
+        **os.environ,
+        "REFNET_LOAD_SAMPLE": str(sample),
+        "REFNET_LOAD_USERNAME": args.username,
+        "REFNET_LOAD_PASSWORD": password,
+        "REFNET_LOAD_CA": ca or "",
+    }
+    yield Target(url, None, None), env, {"target": url, "addresses": addresses}
+
+
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     if not (BIN / "locust").is_file():
         raise CannotRun("locust is not installed: `make install-dev`")
-    nginx_binary()
     profiles = list(PROFILES) if args.profile == "all" else [args.profile]
     with tempfile.TemporaryDirectory(prefix="refnet-load-") as directory:
         workdir = Path(directory)
         workdir.chmod(0o755)  # nginx's workers (an unprivileged user) read below it
-        with stack(args, workdir) as (target, env, setup):
+        if args.target is None:
+            nginx_binary()
+        under_test = stack(args, workdir) if args.target is None else deployment(args, workdir)
+        with under_test as (target, env, setup):
             reports = []
             for name in profiles:
                 started = len(reports)
@@ -480,6 +592,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--api-workers", type=int, default=2)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
     parser.add_argument("--locustfile", type=Path, default=LOCUSTFILE)
+    parser.add_argument(
+        "--target",
+        help="a running deployment's HTTPS URL (e.g. the Compose stack's https://localhost:8443) "
+        "instead of building one; only latency, rate and errors are measured there",
+    )
+    parser.add_argument("--username", default="admin", help="with --target: an operator or admin")
+    parser.add_argument("--ca", type=Path, help="with --target: the certificate to trust")
     parser.add_argument(
         "--user-class", dest="user_classes", action="append", default=[],
         help="only these Locust user classes (default: all of the locustfile's)",

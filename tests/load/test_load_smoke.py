@@ -57,9 +57,14 @@ def test_the_normal_profile_meets_every_service_level() -> None:
         (["--processes", "64"], "--processes 64: give 1 to 16"),
         (["--papers", "10"], "--papers must be at least 100"),
         (["--profile", "extreme"], "invalid choice: 'extreme'"),
+        (["--target", "https://127.0.0.1:9"], "no RefNet answers at https://127.0.0.1:9"),
+        (["--target", "https://8.8.8.8"], "load is only sent to this machine"),
+        (["--target", "localhost:8443"], "is not a URL"),
     ],
 )
-def test_a_bad_option_is_refused_before_anything_starts(args: list[str], says: str) -> None:
+def test_a_bad_option_or_target_is_refused_before_any_load_is_sent(
+    args: list[str], says: str
+) -> None:
     done = load_test(*args, timeout=60)
-    assert done.returncode == 2
+    assert done.returncode == 2, done.stdout + done.stderr
     assert says in done.stderr and "Traceback" not in done.stderr
