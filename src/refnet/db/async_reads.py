@@ -66,6 +66,10 @@ class AsyncReads:
                 yield conn
             except psycopg.OperationalError as exc:
                 await conn.close()
+                # The server went away (a restart, a failover): the idle connections were
+                # opened before it and are as dead, and a pool reused last-in-first-out would
+                # otherwise hand them out one by one for as long as it lives.
+                await self._close_idle()
                 raise TransientError(f"database unavailable: {exc}") from exc
             finally:
                 if not conn.closed:
@@ -114,5 +118,8 @@ class AsyncReads:
 
     async def close(self) -> None:
         DB_POOL_SIZE.labels(ASYNC_POOL).dec(self._size)
+        await self._close_idle()
+
+    async def _close_idle(self) -> None:
         while self._idle:
             await self._idle.pop().close()

@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from refnet.core.errors import TransientError
 from refnet.db.async_reads import AsyncReads
@@ -63,6 +64,32 @@ def test_an_unknown_paper_is_none_and_a_database_that_is_down_a_transient_error(
     assert asyncio.run(ask(pg_url)) is None
     with pytest.raises(TransientError, match="database unavailable"):
         asyncio.run(ask("postgresql+psycopg://postgres@127.0.0.1:9/nowhere"))
+
+
+def test_after_the_server_drops_its_connections_only_one_request_fails(pg_url: str) -> None:
+    """A database restart ends every pooled connection; the first request to find out fails
+    (a 503 to its client) and the pool reconnects, instead of handing out the other dead
+    connections one by one."""
+
+    async def run() -> list[str]:
+        reads = AsyncReads(pg_url, size=4)
+        try:
+            async with reads.connection() as a, reads.connection() as b, reads.connection() as c:
+                backends = [conn.info.backend_pid for conn in (a, b, c)]
+            with read_connection(pg_url) as connection:
+                for pid in backends:
+                    connection.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            outcomes = []
+            for _ in range(6):
+                try:
+                    outcomes.append(str(await reads.paper_detail("0" * 40)))
+                except TransientError:
+                    outcomes.append("unavailable")
+            return outcomes
+        finally:
+            await reads.close()
+
+    assert asyncio.run(run()) == ["unavailable"] + ["None"] * 5
 
 
 def test_search_and_graph_on_the_event_loop_are_the_general_ones(
