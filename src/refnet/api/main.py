@@ -64,12 +64,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             state.database_url,
             **settings.db.api_engine_options(),
             pool_pre_ping=False,
-            connect_args={"options": ONE_PROCESS_PER_QUERY} if postgres else {},
+            connect_args={
+                "options": ONE_PROCESS_PER_QUERY,
+                "connect_timeout": settings.db.connect_timeout,
+            }
+            if postgres
+            else {},
         )
         if settings.is_embedded:
             migrate.upgrade(state.database_url)
         if postgres:
-            state.async_reads = AsyncReads(state.database_url, size=connections)
+            state.async_reads = AsyncReads(
+                state.database_url, size=connections, connect_timeout=settings.db.connect_timeout
+            )
         previous = use_dispatcher(_dispatcher_for(state))
         try:
             yield

@@ -33,7 +33,7 @@ ONE_PROCESS_PER_QUERY = "-c max_parallel_workers_per_gather=0"
 
 
 class AsyncReads:
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, connect_timeout: int = 5) -> None:
         parsed = sa.make_url(url)
         self.conninfo = psycopg.conninfo.make_conninfo(
             host=parsed.host or "",
@@ -43,6 +43,7 @@ class AsyncReads:
             password=parsed.password or "",
             **{key: str(value) for key, value in parsed.query.items()},
             options=ONE_PROCESS_PER_QUERY,
+            connect_timeout=str(connect_timeout),
         )
         self._idle: list[psycopg.AsyncConnection[Any]] = []
         self._size = size
