@@ -12,7 +12,7 @@ DEV_STAMP := $(VENV)/.dev-stamp
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/refnet_test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: install install-dev demo test lint typecheck bench load lock clean dashboards up down
+.PHONY: install install-dev demo test lint typecheck bench load drills lock clean dashboards up down
 
 install: $(RUNTIME_STAMP)
 install-dev: $(DEV_STAMP)
@@ -72,6 +72,12 @@ bench: $(DEV_STAMP)
 LOAD_DURATION ?= 60
 load: $(DEV_STAMP)
 	$(BIN)/python -m benchmarks.load_test --profile all --duration $(LOAD_DURATION)
+
+# The failure drills on the Docker Compose stack (a Docker engine and root needed, as for the
+# stack test); each prints its recovery time. `make test` runs them too.
+drills: $(DEV_STAMP)
+	REFNET_TEST_DATABASE_URL=$(TEST_DATABASE_URL) REFNET_TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -s tests/deploy/test_drills.py
 
 # Grafana's dashboards are Python (monitoring/grafana/dashboards_src); this writes the JSON that
 # Grafana provisions. A test fails while the committed JSON is out of date.

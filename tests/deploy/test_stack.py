@@ -15,154 +15,38 @@ node-exporter from mounting the host's root, which the test machines refuse.
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import secrets
 import shutil
 import socket
-import ssl
 import subprocess
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from refnet.db.migrate import HEAD_REVISION
-from tests.fakes.s2_graph import SyntheticGraph, make_graph
-from tests.fakes.s2_server import FakeSemanticScholar, Faults
+from tests.fakes.s2_graph import SyntheticGraph
+from tests.fakes.s2_server import Faults
 from tests.support.api import free_port
-from tests.support.compose import (
-    DEV_SCRIPT,
-    PRODUCTION_FILES,
-    Compose,
-    build_airgap_images,
-    docker_engine,
-    wait_until,
+from tests.support.compose import Compose, wait_until
+from tests.support.stack import (
+    ADMIN,
+    PROJECT,
+    REFNET_SCRAPE_JOBS,
+    Stack,
+    crawl_to_notes,
+    dev_script,
+    sql,
+    vault_copy,
+    well_cited,
 )
 from tests.support.vault import paper_notes
 
 # The first test builds the images (about 2.5 minutes on a new checkout) and starts the stack.
 pytestmark = pytest.mark.timeout(1800)
 
-PROJECT = "refnet-test"
-# Networks of the test's own, so a developer's stack on the default subnets can run beside it.
-FRONTEND_SUBNET = "172.30.110.0/24"
-BACKEND_SUBNET = "172.30.120.0/24"
-ADMIN = "admin"
-REFNET_SCRAPE_JOBS = {"refnet-api", "refnet-worker", "refnet-beat", "flower"}
 WORKER_QUEUES = {"crawler", "summarizer", "generator", "maintenance"}
-FILES = (*PRODUCTION_FILES, "tests/deploy/docker-compose.test.yml")
-VAULT = "/var/lib/refnet/vault"
-
-
-@dataclass
-class Stack:
-    compose: Compose
-    s2: FakeSemanticScholar
-    secrets_dir: Path
-    tls_dir: Path
-    workdir: Path
-    https_port: int
-    http_port: int
-    prometheus_port: int
-    s2_api_key: str
-
-    @property
-    def https(self) -> str:
-        return f"https://127.0.0.1:{self.https_port}"
-
-    def client(self, token: str | None = None) -> httpx.Client:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        # The development certificate names 127.0.0.1: it is verified, not ignored.
-        return httpx.Client(
-            base_url=self.https,
-            verify=ssl.create_default_context(cafile=self.tls_dir / "fullchain.pem"),
-            headers=headers,
-            timeout=30,
-        )
-
-    def secret(self, name: str) -> str:
-        return (self.secrets_dir / name).read_text()
-
-    def admin_token(self) -> str:
-        with self.client() as client:
-            answer = client.post(
-                "/auth/login",
-                json={"username": ADMIN, "password": self.secret("bootstrap_admin_password")},
-            )
-        assert answer.status_code == 200, answer.text
-        token: str = answer.json()["access_token"]
-        return token
-
-    def up(self) -> None:
-        self.compose.run("up", "--detach", "--wait", timeout=900)
-
-
-def stack_environment(
-    engine: dict[str, str], workdir: Path, ports: dict[str, int], s2_url: str
-) -> dict[str, str]:
-    return {
-        **engine,
-        "COMPOSE_PROJECT_NAME": PROJECT,  # for scripts/docker-dev.sh
-        "REFNET_SECRETS_DIR": str(workdir / "secrets"),
-        "REFNET_TLS_DIR": str(workdir / "tls"),
-        "REFNET_BACKUP_COPY_DIR": str(workdir / "backups"),
-        "REFNET_BIND_ADDRESS": "127.0.0.1",
-        "REFNET_HTTP_PORT": str(ports["http"]),
-        "REFNET_HTTPS_PORT": str(ports["https"]),
-        "REFNET_PROMETHEUS_PORT": str(ports["prometheus"]),
-        "REFNET_FRONTEND_SUBNET": FRONTEND_SUBNET,
-        "REFNET_BACKEND_SUBNET": BACKEND_SUBNET,
-        "REFNET_BOOTSTRAP_ADMIN": ADMIN,
-        "SEMANTIC_SCHOLAR_API_URL": s2_url,
-    }
-
-
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    with docker_engine(tmp_path_factory.mktemp("docker-config")) as env:
-        build_airgap_images(env, tmp_path_factory.mktemp("build") / "build.log")
-        yield env
-
-
-@pytest.fixture(scope="module")
-def graph() -> SyntheticGraph:
-    return make_graph(300, seed=11)
-
-
-@pytest.fixture(scope="module")
-def stack(
-    engine: dict[str, str], graph: SyntheticGraph, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Stack]:
-    workdir = tmp_path_factory.mktemp("stack")
-    ports = {"http": free_port(), "https": free_port(), "prometheus": free_port()}
-    # The host's address on the backend network: Docker gives a bridge network's gateway the
-    # subnet's first address.
-    gateway = str(next(ipaddress.ip_network(BACKEND_SUBNET).hosts()))
-    s2_port = free_port()
-    env = stack_environment(engine, workdir, ports, f"http://{gateway}:{s2_port}/graph/v1")
-    dev_script(env, "init")  # random secrets, empty key files, a development certificate
-    secrets_dir, tls_dir = workdir / "secrets", workdir / "tls"
-    s2_api_key = secrets.token_hex(20)
-    (secrets_dir / "semantic_scholar_api_key").write_text(s2_api_key)
-    s2 = FakeSemanticScholar(graph, host=gateway, port=s2_port, required_api_key=s2_api_key)
-    compose = Compose(PROJECT, env, files=FILES)
-    compose.down()  # whatever an interrupted run left
-    deployed = Stack(
-        compose, s2, secrets_dir, tls_dir, workdir, ports["https"], ports["http"],
-        ports["prometheus"], s2_api_key,
-    )  # fmt: skip
-    try:
-        deployed.up()
-        s2.start()  # the gateway's address exists once the network does
-        yield deployed
-    finally:
-        s2.stop()
-        compose.down()
 
 
 # --- the stack up -------------------------------------------------------------------------------
@@ -263,52 +147,6 @@ def test_the_first_admin_logs_in_and_searches(stack: Stack) -> None:
 
 
 # --- the whole job, on the worker containers ----------------------------------------------------
-
-
-def well_cited(graph: SyntheticGraph, rank: int) -> str:
-    ranked = sorted(graph.papers, key=lambda p: (-len(graph.citations_of(p)), p))
-    return ranked[rank]
-
-
-def paper_url(graph: SyntheticGraph, paper: str) -> str:
-    title = str(graph.papers[paper].get("title") or "paper").lower().replace(" ", "-")
-    return f"https://www.semanticscholar.org/paper/{title[:40]}/{paper}"
-
-
-def crawl_to_notes(stack: Stack, graph: SyntheticGraph, paper: str) -> dict[str, Any]:
-    """POST /api/papers/crawl with the paper's URL; the job done and its note in the vault."""
-    token = stack.admin_token()
-    with stack.client(token) as client:
-        accepted = client.post(
-            "/api/papers/crawl",
-            json={"paper_url": paper_url(graph, paper), "depth": 1, "max_papers": 12},
-        )
-        assert accepted.status_code == 202, accepted.text
-        location = accepted.headers["location"]
-
-        def finished() -> dict[str, Any] | None:
-            job: dict[str, Any] = client.get(location).json()
-            return job if job["status"] in ("completed", "failed") else None
-
-        job = wait_until(finished, f"crawl job {location} finishing", seconds=300, interval=2)
-        assert job["status"] == "completed", job
-        note = wait_until(
-            lambda: (
-                (answer := client.get(f"/api/papers/{paper}/note")).status_code == 200 and answer
-            ),
-            f"the note of {paper}",
-            seconds=300,
-            interval=2,
-        )
-        detail = client.get(f"/api/papers/{paper}").json()
-    return {"job": job, "note": note.text, "detail": detail}
-
-
-def vault_copy(stack: Stack, name: str) -> Path:
-    """The vault volume as the generator's container sees it, copied out."""
-    target = stack.workdir / name
-    stack.compose.run("cp", f"worker-generator:{VAULT}/.", str(target))
-    return target
 
 
 @pytest.fixture(scope="module")
@@ -487,28 +325,6 @@ def test_a_taken_port_stops_nginx_naming_the_port(stack: Stack) -> None:
 
 
 # --- operations through scripts/docker-dev.sh ---------------------------------------------------
-
-
-def dev_script(env: dict[str, str], *arguments: str, check: bool = True) -> str:
-    """scripts/docker-dev.sh as the operator runs it on this stack; its output (prefixed with
-    the exit status when it failed and `check` is off)."""
-    done = subprocess.run(
-        [str(DEV_SCRIPT), "--prod", "--monitoring", "--airgap", *arguments],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0 or not check, output
-    return output if done.returncode == 0 else f"exit {done.returncode}: {output}"
-
-
-def sql(stack: Stack, statement: str) -> str:
-    return stack.compose.exec(
-        "postgres", "psql", "--username=refnet", "--dbname=refnet", "--no-align",
-        "--tuples-only", f"--command={statement}",
-    ).strip()  # fmt: skip
 
 
 def test_the_dev_script_lists_the_services_and_migrates_once(stack: Stack) -> None:
