@@ -204,8 +204,8 @@ class DatabaseSettings(BaseModel):
     # more at a peak) and those of its async reads. Each process of `refnet serve --workers N`
     # has its own, so the server sees up to N * 2.5 * this many from the API.
     api_connections: int = Field(default=8, ge=1, le=64)
-    # Seconds one attempt to open a connection may take (name lookup included) before it counts
-    # as the database being unreachable; without it a dropped route holds a caller for minutes.
+    # Seconds one attempt to open a connection may take before it counts as the database being
+    # unreachable; without it a dropped route holds a caller for minutes.
     connect_timeout: int = Field(default=5, ge=2, le=300)
 
     def engine_options(self) -> dict[str, Any]:
