@@ -215,17 +215,20 @@ class Sampler(threading.Thread):
         self.halt = threading.Event()
 
     def run(self) -> None:
-        last = {name: self._cpu_seconds(pid) for name, pid in self.components.items()}
+        last = {name: self._cpu_seconds(tree(pid)) for name, pid in self.components.items()}
         last_at = time.monotonic()
         psutil.cpu_percent()
         while not self.halt.wait(1.0):
             now = time.monotonic()
             self.machine.append(psutil.cpu_percent())
             for name, pid in self.components.items():
-                seconds = self._cpu_seconds(pid)
-                used = sum(seconds.get(p, 0.0) - before for p, before in last[name].items())
-                self.cpu[name].append(100 * max(used, 0.0) / ((now - last_at) * self.cores))
-                self.memory_used[name].append(sum(self._memory(p) for p in tree(pid)))
+                processes = tree(pid)
+                seconds = self._cpu_seconds(processes)
+                # A process started since the last sample counts whole; one that has ended since
+                # is left out (its last second cannot be read any more).
+                used = sum(total - last[name].get(p, 0.0) for p, total in seconds.items())
+                self.cpu[name].append(100 * used / ((now - last_at) * self.cores))
+                self.memory_used[name].append(sum(self._memory(p) for p in processes))
                 last[name] = seconds
             last_at = now
             if self.api_url is None:
@@ -237,9 +240,9 @@ class Sampler(threading.Thread):
                 pass
 
     @staticmethod
-    def _cpu_seconds(pid: int) -> dict[int, float]:
+    def _cpu_seconds(processes: list[psutil.Process]) -> dict[int, float]:
         seconds = {}
-        for process in tree(pid):
+        for process in processes:
             try:
                 times = process.cpu_times()
                 seconds[process.pid] = times.user + times.system
