@@ -319,11 +319,19 @@ def test_postgres_stopped_under_api_load_is_reported_and_nothing_is_lost(
         wait_until(lambda: load.statuses()[200] >= 20, "the load answered", seconds=60)
         stopped = time.monotonic()
         stack.compose.run("stop", "postgres", timeout=120)
+
+        # Down until both the API's /ready and Prometheus have reported it: an outage shorter
+        # than a scrape or a round of the load would show nothing.
+        def reported() -> list[dict[str, Any]] | None:
+            ready_refused = any(
+                at > stopped and path == "/ready" and status == 503
+                for at, path, status, _ in load.answers
+            )
+            found = prometheus_query(stack, alert_expression("RefNetOperationsUnreadable"))
+            return found if ready_refused else None
+
         unreadable = wait_until(
-            lambda: prometheus_query(stack, alert_expression("RefNetOperationsUnreadable")),
-            "the API reporting the database down to Prometheus",
-            seconds=120,
-            interval=2,
+            reported, "/ready and Prometheus reporting the database down", seconds=120, interval=2
         )
         outage = load.statuses(since=stopped)
         started = time.monotonic()
