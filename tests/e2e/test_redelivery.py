@@ -1,24 +1,29 @@
 """No work lost or done twice when a process dies or a message comes twice: real workers on a real
 Redis broker and PostgreSQL, fed by fake Semantic Scholar and a fake OpenAI-compatible model.
 
-A worker's pool process killed with SIGKILL in the middle of a crawl or a summary: its message is
-handed out again (late acknowledgement, reject-on-worker-lost), the new delivery takes its own
-lease or claim back at once, and the end state is the one a run without the kill leaves.
+A worker's pool process killed with SIGKILL in the middle of a crawl, a summary or a backup: its
+message is handed out again (late acknowledgement, reject-on-worker-lost), the new delivery takes
+its own lease, claim or lock back (a backup's lock once it lapses), and the end state is the one a
+run without the kill leaves.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import redis
 import sqlalchemy as sa
 from celery import Celery
 
 from refnet.core.config import Settings
-from refnet.core.handoff import CRAWL_SEEDS, SUMMARIZE_PAPERS
+from refnet.core.handoff import BACKUP_DATABASE, CRAWL_SEEDS, SUMMARIZE_PAPERS
 from refnet.crawler.params import CrawlParams
 from refnet.crawler.service import run_crawl, start_crawl
 from refnet.db.session import get_engine
@@ -27,6 +32,7 @@ from refnet.summarizer.service import NOTHING_TO_SUMMARIZE
 from tests.fakes.llm_servers import FakeOpenAI
 from tests.fakes.s2_graph import SyntheticGraph, make_graph
 from tests.fakes.s2_server import FakeSemanticScholar
+from tests.support.api import free_port
 from tests.support.network import stored_network
 from tests.support.vault import paper_notes
 from tests.support.workers import (
@@ -307,3 +313,124 @@ def test_a_restore_waits_for_the_task_a_worker_is_running(
     message = " ".join(refused.stderr.split())
     assert f"task {SUMMARIZE_PAPERS} on summarizer@" in message, refused.stderr
     assert "--force" in message and "Traceback" not in refused.stderr
+
+
+@contextmanager
+def table_locked(url: str, table: str) -> Iterator[None]:
+    """`table` locked against every reader until the block ends: a backup's dump waits on it."""
+    with get_engine(url).connect() as connection, connection.begin():
+        connection.execute(sa.text(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"))
+        yield
+
+
+def test_a_backup_killed_midway_is_made_once_by_the_redelivered_task(
+    env: dict[str, str], graph: SyntheticGraph, tmp_path: Path
+) -> None:
+    url = env["DATABASE_URL"]
+    crawled_papers(env, graph, 4)
+    backups = Path(env["REFNET_DATA_DIR"]) / "backups"
+    waiting_on_lock = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()"
+    )
+    with running_workers([[REFNET, "worker", "--queue", "maintenance"]], env, tmp_path) as app:
+        with table_locked(url, "papers"):
+            app.send_task(BACKUP_DATABASE)
+            wait_for(
+                lambda: scalar(url, waiting_on_lock) > 0,
+                seconds=60,
+                what="the backup under way",
+                logs=tmp_path,
+            )
+            killed = kill_running(app, BACKUP_DATABASE)
+        killed_at = time.monotonic()
+        # The dead run's lock lapses within a minute; the redelivered task then makes the backup.
+        wait_for(
+            lambda: len(list(backups.glob("database-*.json"))) == 1,
+            seconds=150,
+            what="the backup made by the redelivered task",
+            logs=tmp_path,
+        )
+        made_after = time.monotonic() - killed_at
+        wait_idle(app, env["REDIS_URL"], tmp_path)
+    assert f"Process {killed}" in tail(tmp_path) or "WorkerLostError" in tail(tmp_path)
+    assert len(list(backups.glob("database-*.json"))) == 1, sorted(backups.iterdir())
+    assert made_after < 120
+    assert scalar(url, "SELECT count(*) FROM task_failures") == 0
+
+
+@contextmanager
+def private_redis(workdir: Path) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A Redis server of the test's own, keeping an append-only file as the stack's does; its
+    URL, and how to stop it (a clean shutdown) and start it again on the same port and files."""
+    port = free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    command = [
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        "--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(workdir),
+    ]  # fmt: skip
+    server: list[subprocess.Popen[bytes]] = []
+
+    def start() -> None:
+        server.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        client = redis.Redis(port=port)
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "the test's Redis did not start"
+                time.sleep(0.1)
+
+    def stop() -> None:
+        server[-1].terminate()  # SIGTERM: Redis writes its append-only file and exits
+        server[-1].wait(timeout=20)
+
+    start()
+    try:
+        yield f"redis://127.0.0.1:{port}/0", stop, start
+    finally:
+        if server[-1].poll() is None:
+            stop()
+
+
+def test_a_crawl_whose_broker_restarts_midway_ends_as_an_uninterrupted_one(
+    env: dict[str, str], graph: SyntheticGraph, s2: FakeSemanticScholar, tmp_path: Path
+) -> None:
+    """Redis (the broker, and the crawl's shared rate limiter) stopped mid-crawl: the crawl
+    pauses, cannot hand itself to the broker while it is away, and goes on once it is back."""
+    url = env["DATABASE_URL"]
+    with private_redis(tmp_path / "redis") as (redis_url, stop_redis, start_redis):
+        env = {**env, "REDIS_URL": redis_url, "SUMMARIZER__PROVIDER": "extractive"}
+        commands = [[REFNET, "worker", "--queue", "crawler"]]
+        with running_workers(commands, env, tmp_path) as app:
+            job_id, _ = start_crawl(
+                database_url=url, seeds=[hub(graph)], params=PARAMS, source_name="semantic_scholar"
+            )
+            app.send_task(CRAWL_SEEDS, kwargs={"job_id": job_id})
+            wait_for(
+                lambda: (
+                    scalar(url, f"SELECT papers_collected FROM crawl_jobs WHERE id={job_id}") > 0
+                ),
+                seconds=60,
+                what="the crawl under way",
+                logs=tmp_path,
+            )
+            stop_redis()
+            time.sleep(8)  # longer than a request at one a second: the crawl meets the outage
+            start_redis()
+            wait_for(
+                lambda: bool(
+                    scalar(
+                        url,
+                        f"SELECT count(*) FROM crawl_jobs WHERE id={job_id} AND status='completed'",
+                    )
+                ),
+                seconds=180,
+                what="the crawl finished after the broker came back",
+                logs=tmp_path,
+            )
+    assert stored_network(url) == reference_network(graph, s2, tmp_path)
+    no_duplicates(url)
+    assert scalar(url, "SELECT count(*) FROM task_failures") == 0

@@ -10,11 +10,15 @@ In-process (the embedded default) nothing waits: the error reaches the caller, w
 from __future__ import annotations
 
 import inspect
+import time
 import typing
 from functools import cached_property
-from typing import Any
+from typing import Any, NoReturn
 
+import structlog
 from celery import Task
+from celery.exceptions import Reject
+from kombu.exceptions import OperationalError
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from refnet.core.backoff import MAX_DELAY, task_retry_delay
@@ -30,8 +34,11 @@ from refnet.core.handoff import (
     SUMMARIZE_PENDING,
 )
 
+log = structlog.get_logger(__name__)
 MAX_RETRY_DELAY = MAX_DELAY
 MAX_RETRIES = 8
+# How long a task waits for an unreachable broker (Redis restarting) to take its retry.
+BROKER_WAIT = 10 * 60
 CRAWL_TIME_LIMIT = 3 * 3600
 
 # (soft, hard) time limits in seconds. A soft limit lets a task hand its remaining work to a
@@ -81,7 +88,32 @@ class RefNetTask(Task[..., Any]):
             if self.request.is_eager or self.request.called_directly:
                 raise
             countdown = task_retry_delay(self.request.retries, exc.retry_after)
+            self.retry_when_the_broker_takes_it(exc, countdown)
+
+    def retry_when_the_broker_takes_it(self, exc: TransientError, countdown: float) -> NoReturn:
+        """`self.retry`, waiting for the broker while it cannot take the retry message: Celery
+        would reject the delivery for good, and the work it stands for would be lost. Each try
+        after the first publishes on a fresh connection (the pool's may be broken)."""
+        try:
             raise self.retry(exc=exc, countdown=countdown) from exc
+        except Reject as rejected:
+            failure = rejected.args[0]
+        deadline = time.monotonic() + BROKER_WAIT
+        pause = 1.0
+        while time.monotonic() < deadline:
+            log.warning("task_retry_waits_for_broker", task=self.name, error=str(failure))
+            time.sleep(pause)
+            pause = min(pause * 2, 30.0)
+            try:
+                with self.app.connection_for_write() as connection:
+                    connection.ensure_connection(max_retries=1)
+                    producer = connection.Producer(auto_declare=False)
+                    raise self.retry(exc=exc, countdown=countdown, producer=producer) from exc
+            except Reject as rejected:
+                failure = rejected.args[0]
+            except OperationalError as error:
+                failure = error
+        raise Reject(failure, requeue=False)
 
     def check_arguments(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """InvalidInput naming each malformed argument (a message from an older version, or one
