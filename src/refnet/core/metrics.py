@@ -103,6 +103,13 @@ S2_RATE_LIMIT_WAIT = Counter(
     "refnet_s2_rate_limit_wait_seconds",
     "Seconds spent waiting on the shared Semantic Scholar rate limiter and Retry-After.",
 )
+LLM_OUTCOMES = ("ok", "transient_error", "permanent_error")
+LLM_REQUESTS = Counter(
+    "refnet_llm_requests",
+    "LLM calls by provider and outcome (ok; transient_error: timeouts, 429, 5xx, tried again "
+    "later; permanent_error).",
+    ["provider", "outcome"],
+)
 LLM_TOKENS = Counter(
     "refnet_llm_tokens",
     "LLM tokens paid for, by provider and direction.",

@@ -56,8 +56,11 @@ def configure_logging_early(options: dict[str, Any] | None = None, **_: Any) -> 
 @worker_ready.connect
 def export_worker_metrics(sender: Any = None, **_: Any) -> None:
     app = sender.app
-    zero_counters(app, [queue.name for queue in app.amqp.queues.consume_from.values()])
-    metrics = get_settings().metrics
+    settings = get_settings()
+    queues = [queue.name for queue in app.amqp.queues.consume_from.values()]
+    provider = settings.summarizer.provider
+    zero_counters(app, queues, llm_provider=None if provider == "extractive" else provider)
+    metrics = settings.metrics
     start_exporter(address=metrics.address, port=metrics.worker_port, role="worker")
 
 

@@ -25,6 +25,8 @@ from celery.signals import (
 from prometheus_client import start_http_server
 
 from refnet.core.metrics import (
+    LLM_OUTCOMES,
+    LLM_REQUESTS,
     NOTE_OUTCOMES,
     NOTES_WRITTEN,
     PDF_DOWNLOADS,
@@ -118,9 +120,10 @@ def forget_pool_process(pid: int | None = None, **_: Any) -> None:
     process_exited(pid or os.getpid())
 
 
-def zero_counters(app: Any, queues: Iterable[str]) -> None:
+def zero_counters(app: Any, queues: Iterable[str], *, llm_provider: str | None = None) -> None:
     """Create every series this worker can move at 0, so a rate or a ratio has a series from the
-    start (a counter first seen at 1 hides that first event from `rate`)."""
+    start (a counter first seen at 1 hides that first event from `rate`). `llm_provider`: the
+    provider a summarizer calls, whose outcomes are zeroed too."""
     served = set(queues) & QUEUES
     for name in list(app.tasks):
         routed = app.amqp.router.route({}, name).get("queue")
@@ -133,6 +136,9 @@ def zero_counters(app: Any, queues: Iterable[str]) -> None:
         for counter, outcomes in PIPELINE_OUTCOMES.get(queue, []):
             for outcome in outcomes:
                 counter.labels(outcome)
+    if llm_provider and QueueName.SUMMARIZER.value in served:
+        for outcome in LLM_OUTCOMES:
+            LLM_REQUESTS.labels(llm_provider, outcome)
 
 
 def start_exporter(*, address: str, port: int, role: str) -> None:

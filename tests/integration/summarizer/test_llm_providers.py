@@ -8,8 +8,10 @@ from dataclasses import dataclass
 
 import pytest
 import structlog
+from prometheus_client import REGISTRY
 
 from refnet.core.errors import InvalidInput, PermanentError, TransientError
+from refnet.core.metrics import LLM_OUTCOMES
 from refnet.summarizer.providers import DEFAULT_MODELS, make_provider
 from refnet.summarizer.providers.anthropic import AnthropicProvider
 from refnet.summarizer.providers.base import SummaryInput, SummaryProvider, parse_answer
@@ -125,6 +127,31 @@ def test_llm_timeout_is_a_transient_error(vendor: Vendor, fake: FakeLLMServer) -
 
     with pytest.raises(TransientError, match="did not answer in time"):
         vendor.provider(fake, timeout=0.3, max_retries=0).answer(item())
+
+
+def llm_requests(provider: str, outcome: str) -> float:
+    labels = {"provider": provider, "outcome": outcome}
+    return REGISTRY.get_sample_value("refnet_llm_requests_total", labels) or 0.0
+
+
+def test_llm_calls_are_counted_by_outcome(vendor: Vendor, fake: FakeLLMServer) -> None:
+    """What RefNetLlmFailing reads: answers, passing failures (timeouts, 5xx) and lasting ones."""
+    before = {outcome: llm_requests(vendor.name, outcome) for outcome in LLM_OUTCOMES}
+    provider = vendor.provider(fake, timeout=0.3, max_retries=0)
+    fake.stall_seconds = 3.0
+    fake.script("timeout", "500")
+    for _ in range(2):
+        with pytest.raises(TransientError):
+            provider.answer(item())
+    provider.answer(item())
+    fake.script("401")
+    with pytest.raises(PermanentError):
+        provider.answer(item())
+
+    after = {outcome: llm_requests(vendor.name, outcome) for outcome in LLM_OUTCOMES}
+    assert {outcome: after[outcome] - before[outcome] for outcome in LLM_OUTCOMES} == {
+        "ok": 1, "transient_error": 2, "permanent_error": 1,
+    }  # fmt: skip
 
 
 def test_llm_unreachable_server_is_a_transient_error(vendor: Vendor) -> None:

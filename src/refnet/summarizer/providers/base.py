@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from refnet.core.errors import PermanentError
-from refnet.core.metrics import LLM_COST, LLM_TOKENS
+from refnet.core.errors import PermanentError, TransientError
+from refnet.core.metrics import LLM_COST, LLM_REQUESTS, LLM_TOKENS
 from refnet.sources.http_retry import parse_retry_after
 from refnet.summarizer.pricing import estimated_dollars
 
@@ -258,6 +258,7 @@ def log_answer(
 ) -> None:
     """One `llm_answer` event per paid call (sizes and timing, never the prompt or a key), and
     its tokens and estimated cost on the metrics."""
+    LLM_REQUESTS.labels(provider.name, "ok").inc()
     LLM_TOKENS.labels(provider.name, "input").inc(answer.input_tokens)
     LLM_TOKENS.labels(provider.name, "output").inc(answer.output_tokens)
     LLM_COST.labels(provider.name).inc(
@@ -280,6 +281,8 @@ def log_answer(
 
 
 def log_failure(provider: SummaryProvider, exc: Exception, error: Exception) -> None:
+    outcome = "transient_error" if isinstance(error, TransientError) else "permanent_error"
+    LLM_REQUESTS.labels(provider.name, outcome).inc()
     _log.warning(
         "llm_call_failed",
         provider=provider.name,
