@@ -100,19 +100,24 @@ def prepare_dataset(args: argparse.Namespace) -> tuple[Sample, dict[str, Any]]:
     return sample, figures
 
 
-def refnet_env(args: argparse.Namespace, workdir: str) -> dict[str, str]:
+def server_env(
+    database_url: str, redis_url: str, data_dir: str, **overrides: str
+) -> dict[str, str]:
+    """What a benchmark's `refnet serve` and commands run with: a fresh JWT secret, reads not
+    rate-limited, nginx on loopback trusted (with --through-nginx); then `overrides`."""
     alphabet = string.ascii_letters + string.digits
     return {
         **os.environ,
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
         "JWT_SECRET": "".join(secrets.choice(alphabet) for _ in range(48)),
         "ENVIRONMENT": "development",
         "LOG_LEVEL": "WARNING",
-        "REFNET_DATA_DIR": workdir,
+        "REFNET_DATA_DIR": data_dir,
         "RATE_LIMIT__READ": "1000000/second",
         "RATE_LIMIT__LOGIN": "1000/second",
-        "API__TRUSTED_PROXIES": "127.0.0.1/32",  # nginx, with --through-nginx
+        "API__TRUSTED_PROXIES": "127.0.0.1/32",
+        **overrides,
     }
 
 
@@ -210,7 +215,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with ceiling_server(args) as base:
         ceiling = measure(base, ["/ceiling"], None, args)
     with tempfile.TemporaryDirectory(prefix="refnet-bench-api-") as workdir:
-        env = refnet_env(args, workdir)
+        env = server_env(args.database_url, args.redis_url, workdir)
         redis.Redis.from_url(args.redis_url).flushdb()  # rate-limit and lockout counters
         password = ensure_reader(env, workdir)
         figures = run_scenarios(env, workdir, password, paths, args)

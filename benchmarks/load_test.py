@@ -50,7 +50,6 @@ import ipaddress
 import json
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -71,7 +70,7 @@ import psycopg
 import redis
 
 from benchmarks import api_dataset
-from benchmarks.api_throughput import ensure_reader
+from benchmarks.api_throughput import ensure_reader, server_env
 from benchmarks.api_wrk import free_port, server
 from benchmarks.nginx_front import dev_certificate, nginx_binary, nginx_in_front
 from benchmarks.private_postgres import PrivatePostgres, private_postgres
@@ -131,22 +130,18 @@ def papers_with_notes(url: str, wanted: list[str]) -> list[str]:
 
 
 def refnet_env(database_url: str, redis_url: str, workdir: Path) -> dict[str, str]:
+    """The benchmark server's settings, every rate limit lifted: every simulated user comes
+    from 127.0.0.1."""
     unlimited = "1000000/second"
-    return {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "JWT_SECRET": secrets.token_urlsafe(40),
-        "ENVIRONMENT": "development",
-        "LOG_LEVEL": "WARNING",
-        "REFNET_DATA_DIR": str(workdir / "data"),
-        "VAULT_DIR": str(workdir / "vault"),
-        "API__TRUSTED_PROXIES": "127.0.0.1/32",
-        "RATE_LIMIT__READ": unlimited,
-        "RATE_LIMIT__WRITE": unlimited,
-        "RATE_LIMIT__CRAWL": unlimited,
-        "RATE_LIMIT__LOGIN": unlimited,
-    }
+    return server_env(
+        database_url,
+        redis_url,
+        str(workdir / "data"),
+        VAULT_DIR=str(workdir / "vault"),
+        RATE_LIMIT__WRITE=unlimited,
+        RATE_LIMIT__CRAWL=unlimited,
+        RATE_LIMIT__LOGIN=unlimited,
+    )
 
 
 def generate_vault(env: Mapping[str, str], workdir: Path) -> float:
