@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -39,7 +40,9 @@ from tests.support.stack import (
     VAULT,
     Stack,
     crawl_to_notes,
-    paper_url,
+    finished_job,
+    job_in,
+    request_crawl,
     sql,
     vault_copy,
     well_cited,
@@ -72,6 +75,24 @@ def alert_expression(name: str) -> str:
         if found:
             return found.group(1).strip()
     raise AssertionError(f"no alert {name} in {rules}")
+
+
+def alert_holds(
+    stack: Stack, name: str, what: str, seconds: float = 300, **labels: str
+) -> list[dict[str, Any]]:
+    """Wait until alert `name`'s expression returns a series with `labels` on the live
+    Prometheus (as it would fire, less its `for`); those series."""
+    found: list[dict[str, Any]] = wait_until(
+        lambda: [
+            series
+            for series in prometheus_query(stack, alert_expression(name))
+            if all(series["metric"].get(key) == value for key, value in labels.items())
+        ],
+        what,
+        seconds=seconds,
+        interval=5,
+    )
+    return found
 
 
 # --- the state a drill compares -----------------------------------------------------------------
@@ -193,8 +214,8 @@ def under_load(stack: Stack, paths: list[str]) -> Iterator[Load]:
 # --- the drills ---------------------------------------------------------------------------------
 
 
-KILL_POOL = """
-import os, signal
+FIND_POOL = """
+import os, signal, sys, time
 
 def info(pid):
     try:
@@ -207,10 +228,38 @@ def info(pid):
 found = {int(p): info(p) for p in os.listdir("/proc") if p.isdigit()}
 workers = {p for p, i in found.items() if i and "refnet worker" in i[1]}
 pool = sorted(p for p in workers if found[p][0] in workers)
+"""
+
+KILL_POOL = (
+    FIND_POOL
+    + """
 for pid in pool:
     os.kill(pid, signal.SIGKILL)
 print(" ".join(map(str, pool)))
 """
+)
+
+# Kills the first pool process that starts working (its CPU time grows by 20 ms) within argv[1]
+# seconds, and prints its pid; exits 1 if none did.
+KILL_BUSY_POOL = (
+    FIND_POOL
+    + """
+def cpu(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+idle = {pid: cpu(pid) for pid in pool}
+deadline = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < deadline:
+    for pid in pool:
+        if cpu(pid) - idle[pid] >= 2:
+            os.kill(pid, signal.SIGKILL)
+            print(pid)
+            sys.exit(0)
+    time.sleep(0.002)
+sys.exit(1)
+"""
+)
 
 
 def kill_pool_processes(stack: Stack, service: str) -> list[str]:
@@ -219,53 +268,366 @@ def kill_pool_processes(stack: Stack, service: str) -> list[str]:
     return stack.compose.exec(service, "python", "-c", KILL_POOL).split()
 
 
-def test_a_crawler_pool_process_killed_mid_crawl_ends_as_the_same_crawl_undisturbed(
-    stack: Stack, graph: SyntheticGraph
-) -> None:
-    paper = well_cited(graph, 3)
-    crawl_to_notes(stack, graph, paper)
-    undisturbed = settled_state(stack, "undisturbed")
-    assert len(undisturbed[0]["papers"]) > 10 and len(undisturbed[1]) > 10
-    wipe_paper_data(stack)
-    assert network_state(stack)["papers"] == []
+State = tuple[dict[str, list[str]], dict[str, str]]
 
-    # Slow answers keep the crawl on the worker long enough to be killed in the middle of it.
-    stack.s2.faults = Faults(opening=("timeout",) * 4, timeout_seconds=3.0)
+
+def reference_paper(graph: SyntheticGraph) -> str:
+    """The paper every comparing drill crawls."""
+    return well_cited(graph, 3)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A crawl done undisturbed: the paper and the state it settles in."""
+
+    paper: str
+    state: State
+
+
+@pytest.fixture(scope="module")
+def undisturbed(stack: Stack, graph: SyntheticGraph) -> Reference:
+    """The crawl every comparing drill repeats under its fault, done once without one."""
+    wipe_paper_data(stack)
+    paper = reference_paper(graph)
+    crawl_to_notes(stack, graph, paper)
+    state = settled_state(stack, "undisturbed")
+    assert len(state[0]["papers"]) > 10 and len(state[1]) > 10
+    return Reference(paper, state)
+
+
+@contextmanager
+def semantic_scholar_faults(stack: Stack, faults: Faults) -> Iterator[None]:
+    stack.s2.faults = faults
     try:
-        with stack.client(stack.admin_token()) as client:
-            accepted = client.post(
-                "/api/papers/crawl",
-                json={"paper_url": paper_url(graph, paper), "depth": 1, "max_papers": 12},
-            )
-            assert accepted.status_code == 202, accepted.text
-            location = accepted.headers["location"]
-            wait_until(
-                lambda: client.get(location).json()["status"] == "running",
-                "the crawl running",
-                seconds=120,
-                interval=0.5,
-            )
-            killed_at = time.monotonic()
-            killed = kill_pool_processes(stack, "worker-crawler")
-            job = wait_until(
-                lambda: (
-                    (job := client.get(location).json())["status"] in ("completed", "failed")
-                    and job
-                ),
-                "the crawl done after the kill",
-                seconds=300,
-                interval=1,
-            )
-            recovered = time.monotonic() - killed_at
+        yield
     finally:
         stack.s2.faults = Faults()
+
+
+# Slow answers keep a crawl on its worker long enough for a drill to strike in the middle of it.
+SLOW_OPENING = Faults(opening=("timeout",) * 4, timeout_seconds=3.0)
+
+
+@contextmanager
+def reference_crawl_running(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> Iterator[tuple[httpx.Client, str]]:
+    """The reference crawl requested again on an empty network, its first answers slow; a
+    client and the job's location once it runs."""
+    wipe_paper_data(stack)
+    with semantic_scholar_faults(stack, SLOW_OPENING), stack.client(stack.admin_token()) as client:
+        location = request_crawl(client, graph, undisturbed.paper)
+        wait_until(
+            lambda: job_in(client, location, ("running",)), "the crawl running", seconds=120,
+            interval=0.5,
+        )  # fmt: skip
+        yield client, location
+
+
+# 30% of requests answered 429 or 5xx and 6% slowly (3 s), no request failing thrice in a row.
+STORM = Faults(
+    rate=0.36, kinds=("429", "500", "502", "503", "504", "timeout"), timeout_seconds=3.0, seed=7
+)
+
+
+def test_a_semantic_scholar_storm_is_alerted_and_the_crawl_ends_as_undisturbed(
+    stack: Stack, graph: SyntheticGraph, request: pytest.FixtureRequest
+) -> None:
+    # The first drill, and its crawl the first on this stack: answers from an earlier crawl in
+    # the last 5 minutes would dilute the failing ratio the alert reads. The undisturbed crawl
+    # to compare with comes after.
+    assert stack.s2.total_requests == 0, "the storm drill must run before any other crawl"
+    with semantic_scholar_faults(stack, STORM), stack.client(stack.admin_token()) as client:
+        started = time.monotonic()
+        job = finished_job(client, request_crawl(client, graph, reference_paper(graph)))
+        took = time.monotonic() - started
+        faulted, total = stack.s2.faulted_requests, stack.s2.total_requests
+    storm = alert_holds(stack, "RefNetS2Failing", "Prometheus seeing Semantic Scholar failing")
+    print(
+        f"Semantic Scholar storm: {faulted} of {total} requests faulted; the crawl done in "
+        f"{took:.0f} s; failing ratio on Prometheus {float(storm[0]['value'][1]):.2f}"
+    )
+    assert faulted / total > 0.2, (faulted, total)
+    assert job["status"] == "completed", job
+    stormy = settled_state(stack, "s2-storm")
+    undisturbed: Reference = request.getfixturevalue("undisturbed")
+    assert stormy == undisturbed.state
+
+
+def test_a_crawler_pool_process_killed_mid_crawl_ends_as_the_same_crawl_undisturbed(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> None:
+    with reference_crawl_running(stack, graph, undisturbed) as (client, location):
+        killed_at = time.monotonic()
+        killed = kill_pool_processes(stack, "worker-crawler")
+        job = finished_job(client, location)
+        recovered = time.monotonic() - killed_at
     print(f"crawler pool process {killed} killed mid-crawl: job done {recovered:.0f} s later")
     assert killed, "no pool process was found to kill"
     assert job["status"] == "completed", job
+    assert settled_state(stack, "pool-killed") == undisturbed.state
 
-    disturbed = settled_state(stack, "disturbed")
-    assert disturbed[0] == undisturbed[0]
-    assert disturbed[1] == undisturbed[1]
+
+def test_redis_restarted_during_a_crawl_is_reported_and_the_crawl_ends_as_undisturbed(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> None:
+    with reference_crawl_running(stack, graph, undisturbed) as (client, location):
+        stopped = time.monotonic()
+        stack.compose.run("stop", "redis", timeout=120)
+
+        def reported() -> tuple[httpx.Response, list[dict[str, Any]]] | None:
+            ready = client.get("/ready")
+            found = prometheus_query(stack, alert_expression("RefNetRedisDown"))
+            return (ready, found) if ready.status_code == 503 and found else None
+
+        ready, down = wait_until(
+            reported, "/ready and Prometheus reporting Redis down", seconds=120, interval=2
+        )
+        started = time.monotonic()
+        stack.compose.run("start", "redis", timeout=120)
+        job = finished_job(client, location)
+        recovered = time.monotonic() - started
+    print(
+        f"Redis stopped {started - stopped:.0f} s during a crawl; the crawl done {recovered:.0f} s "
+        "after its start"
+    )
+    checks = ready.json()["checks"]  # the broker is this Redis: one check says so
+    assert "unreachable" in checks["redis"], checks
+    assert down[0]["metric"]["job"] == "redis"
+    assert job["status"] == "completed", job
+    assert settled_state(stack, "redis-restarted") == undisturbed.state
+
+
+# Twelve timeouts (each longer than the summarizer's 5 s) and 24 answers of 500, in turn: enough
+# failures that earlier drills' answers in Prometheus' 5-minute window do not dilute them below
+# the alert's 20%.
+LLM_OUTAGE = ("timeout", "500", "500") * 12
+
+
+def test_llm_timeouts_and_500s_are_alerted_and_every_summary_arrives(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> None:
+    wipe_paper_data(stack)
+    stack.llm.stall_seconds = 8.0
+    stack.llm.script(*LLM_OUTAGE)
+    calls_before = stack.llm.request_count
+    try:
+        with stack.client(stack.admin_token()) as client:
+            job = finished_job(client, request_crawl(client, graph, undisturbed.paper))
+            failing = alert_holds(
+                stack, "RefNetLlmFailing", "Prometheus seeing the LLM failing", provider="openai"
+            )
+            wait_until(
+                lambda: stack.llm.scripted_faults_left == 0, "the LLM outage over", seconds=600
+            )
+            ended = time.monotonic()
+            recovered_state = settled_state(stack, "llm-recovered")
+            recovered = time.monotonic() - ended
+    finally:
+        stack.llm.clear_script()
+    calls = stack.llm.request_count - calls_before
+    print(
+        f"LLM outage ({len(LLM_OUTAGE)} failed calls of {calls}): every summary done "
+        f"{recovered:.0f} s after it ended; failing ratio on Prometheus "
+        f"{float(failing[0]['value'][1]):.2f}"
+    )
+    assert job["status"] == "completed", job
+    assert recovered_state == undisturbed.state
+
+
+@dataclass
+class Killer:
+    """KILL_BUSY_POOL running in a worker's container; `pid` once it has struck."""
+
+    process: subprocess.Popen[str]
+
+    def struck(self, seconds: float = 120) -> str:
+        out, err = self.process.communicate(timeout=seconds)
+        assert self.process.returncode == 0, f"no pool process started working: {err[-500:]}"
+        return out.strip()
+
+
+@contextmanager
+def kill_when_busy(stack: Stack, service: str, seconds: float = 90) -> Iterator[Killer]:
+    """Watch the worker in `service`; SIGKILL its first pool process to start on a task."""
+    command = stack.compose.command(
+        "exec", "-T", service, "python", "-c", KILL_BUSY_POOL, str(seconds)
+    )
+    process = subprocess.Popen(
+        command, env=stack.compose.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    time.sleep(3)  # the watcher has read the idle pool's CPU times
+    try:
+        yield Killer(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+def test_a_summarizer_pool_process_killed_mid_summary_ends_as_undisturbed(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> None:
+    wipe_paper_data(stack)
+    stack.llm.latency = 4.0  # each answer takes a while: the kill lands while one is awaited
+    try:
+        with stack.client(stack.admin_token()) as client:
+            calls = stack.llm.request_count
+            job = finished_job(client, request_crawl(client, graph, undisturbed.paper))
+            wait_until(
+                lambda: stack.llm.request_count > calls, "a summary asked for", seconds=300,
+                interval=0.2,
+            )  # fmt: skip
+            killed_at = time.monotonic()
+            killed = kill_pool_processes(stack, "worker-summarizer")
+            recovered_state = settled_state(stack, "summarizer-killed")
+            recovered = time.monotonic() - killed_at
+    finally:
+        stack.llm.latency = 0.0
+    print(
+        f"summarizer pool processes {killed} killed mid-summary: all done {recovered:.0f} s later"
+    )
+    assert killed, "no pool process was found to kill"
+    assert job["status"] == "completed", job
+    assert recovered_state == undisturbed.state
+
+
+def test_a_generator_pool_process_killed_mid_update_ends_as_undisturbed(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> None:
+    wipe_paper_data(stack)
+    crawl_to_notes(stack, graph, undisturbed.paper)
+    settled_state(stack, "before-generator-kill")
+    with stack.client(stack.admin_token()) as client:
+        with kill_when_busy(stack, "worker-generator") as killer:
+            accepted = client.post("/api/tasks/generate", json={"full": True})
+            assert accepted.status_code == 202, accepted.text
+            killed = killer.struck()
+        killed_at = time.monotonic()
+        location = accepted.headers["location"]
+        done = wait_until(
+            lambda: job_in(client, location, ("done", "failed")), "the vault update done",
+            seconds=300,
+        )  # fmt: skip
+        recovered = time.monotonic() - killed_at
+    print(f"generator pool process {killed} killed mid-update: done {recovered:.0f} s later")
+    assert done["status"] == "done", done
+    assert settled_state(stack, "generator-killed") == undisturbed.state
+
+
+def database_backups(stack: Stack) -> list[str]:
+    listing = stack.compose.exec(
+        "worker-maintenance", "sh", "-c", "ls /var/lib/refnet/data/backups/ 2>/dev/null || true"
+    )
+    return sorted(name for name in listing.split() if re.fullmatch(r"database-.+\.json", name))
+
+
+@contextmanager
+def papers_locked(stack: Stack) -> Iterator[None]:
+    """`papers` locked against every reader (a psql session in the PostgreSQL container) until
+    the block ends: a backup's dump waits on it."""
+    session = subprocess.Popen(
+        stack.compose.command(
+            "exec", "-T", "postgres", "psql", "--username=refnet", "--dbname=refnet", "--quiet"
+        ),
+        env=stack.compose.env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert session.stdin is not None
+    session.stdin.write("BEGIN;\nLOCK TABLE papers IN ACCESS EXCLUSIVE MODE;\nSELECT 'locked';\n")
+    session.stdin.flush()
+    try:
+        yield
+    finally:
+        session.communicate("COMMIT;\n", timeout=60)
+
+
+def test_a_maintenance_pool_process_killed_mid_backup_makes_the_backup_once(stack: Stack) -> None:
+    before = database_backups(stack)
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    send = (  # as beat sends it
+        "from refnet.worker.celery_app import app;"
+        " app.send_task('refnet.maintenance.backup_database')"
+    )
+    with papers_locked(stack):
+        stack.compose.exec("worker-maintenance", "python", "-c", send)
+        wait_until(lambda: sql(stack, waiting) != "0", "the backup under way", seconds=120)
+        killed = kill_pool_processes(stack, "worker-maintenance")
+    killed_at = time.monotonic()
+    made = wait_until(
+        lambda: (backups := database_backups(stack)) != before and backups,
+        "the backup made by the redelivered task",
+        seconds=240,
+        interval=2,
+    )
+    recovered = time.monotonic() - killed_at
+    time.sleep(20)  # a second backup from the same message would show by now
+    print(
+        f"maintenance pool process {killed} killed mid-backup: backup made {recovered:.0f} s later"
+    )
+    assert killed, "no pool process was found to kill"
+    assert len(database_backups(stack)) == len(before) + 1, (before, made)
+    name = made[-1].removesuffix(".json")
+    verified = stack.compose.run(
+        "exec", "-T", "worker-maintenance", "refnet", "backup", "verify", name, check=False
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def refnet_health(stack: Stack) -> None:
+    """`refnet health` in the maintenance container, as beat's health entry runs it: every
+    finding stored for the API's metrics."""
+    stack.compose.run("exec", "-T", "worker-maintenance", "refnet", "health", check=False)
+
+
+def test_the_vault_volume_full_is_reported_and_every_note_is_written_once_freed(
+    stack: Stack, graph: SyntheticGraph, undisturbed: Reference
+) -> None:
+    wipe_paper_data(stack)
+    free = stack.compose.exec(
+        "worker-generator", "sh", "-c",
+        f"dd if=/dev/zero of={VAULT}/.filler bs=1M 2>/dev/null; df -m --output=avail {VAULT}",
+    )  # fmt: skip
+    assert free.split()[-1] == "0", free
+    try:
+        with stack.client(stack.admin_token()) as client:
+            job = finished_job(client, request_crawl(client, graph, undisturbed.paper))
+            assert job["status"] == "completed", job
+            wait_until(
+                lambda: (
+                    sql(stack, "SELECT count(*) FROM vault_files WHERE status = 'failed'") != "0"
+                    and sql(stack, "SELECT count(*) FROM summaries WHERE status <> 'done'") == "0"
+                ),
+                "the generator failing to write the notes",
+                seconds=300,
+                interval=2,
+            )
+            refnet_health(stack)
+            finding = sql(stack, "SELECT detail FROM health_findings WHERE part = 'disk_vault'")
+            full = alert_holds(
+                stack, "RefNetDiskNearlyFull", "Prometheus seeing the vault full", part="disk_vault"
+            )
+            failed_notes = prometheus_query(
+                stack, 'sum(refnet_vault_notes_written_total{outcome="failed"})'
+            )
+            stored = sql(stack, "SELECT count(*) FROM papers")
+            freed_at = time.monotonic()
+            stack.compose.exec("worker-generator", "rm", f"{VAULT}/.filler")
+            accepted = client.post("/api/tasks/generate", json={})
+            assert accepted.status_code == 202, accepted.text
+            recovered_state = settled_state(stack, "vault-freed")
+            recovered = time.monotonic() - freed_at
+    finally:
+        stack.compose.exec("worker-generator", "rm", "-f", f"{VAULT}/.filler")
+        refnet_health(stack)
+    print(
+        f"vault volume full: {failed_notes[0]['value'][1]} notes failed; every note written "
+        f"{recovered:.0f} s after space was freed"
+    )
+    assert "below HEALTH__MIN_FREE_MB" in finding, finding
+    assert float(failed_notes[0]["value"][1]) > 0
+    assert full[0]["metric"]["job"] == "refnet-api"
+    assert stored == str(len(undisturbed.state[0]["papers"]))  # nothing lost while it was full
+    assert recovered_state == undisturbed.state
 
 
 def test_a_worker_container_killed_is_seen_down_and_serves_again_once_started(
@@ -273,16 +635,10 @@ def test_a_worker_container_killed_is_seen_down_and_serves_again_once_started(
 ) -> None:
     killed_at = time.monotonic()
     stack.compose.run("kill", "--signal", "KILL", "worker-summarizer")
-    down = wait_until(
-        lambda: [
-            series
-            for series in prometheus_query(stack, alert_expression("RefNetTargetDown"))
-            if series["metric"].get("queue") == "summarizer"
-        ],
-        "Prometheus seeing the summarizer worker down",
-        seconds=90,
-        interval=2,
-    )
+    down = alert_holds(
+        stack, "RefNetTargetDown", "Prometheus seeing the summarizer worker down", seconds=90,
+        queue="summarizer",
+    )  # fmt: skip
     seen_down = time.monotonic() - killed_at
     started_at = time.monotonic()
     stack.compose.run("start", "worker-summarizer")

@@ -104,8 +104,10 @@ class FakeLLMServer(LoopbackServer):
         api_key: str | None = None,
         stall_seconds: float = 2.0,
         latency: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(host, port)
         self.latency = latency  # seconds each answer takes, as a real model's would
         self.answer_text = answer_text
         self.api_key = api_key
@@ -119,7 +121,7 @@ class FakeLLMServer(LoopbackServer):
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.prefix}"
+        return f"http://{self.host}:{self.port}{self.prefix}"
 
     # -- scripting and inspection ------------------------------------------------------------
 
@@ -131,6 +133,15 @@ class FakeLLMServer(LoopbackServer):
     @property
     def request_count(self) -> int:
         return len(self.requests)
+
+    def clear_script(self) -> None:
+        with self._lock:
+            self._script.clear()
+
+    @property
+    def scripted_faults_left(self) -> int:
+        with self._lock:
+            return len(self._script)
 
     @property
     def last_body(self) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """The Docker Compose stack as the stack tests and the failure drills start and use it: the
 air-gapped images, the production file with the monitoring file and the air-gapped override
 (plus one test override, docker-compose.test.yml in tests/deploy), secrets and a certificate
-from `scripts/docker-dev.sh init`, and the fake Semantic Scholar on the backend network's
-gateway, where the worker containers reach it (they have no route out of the machine)."""
+from `scripts/docker-dev.sh init`, and the fake Semantic Scholar and a fake OpenAI-compatible LLM
+on the backend network's gateway, where the worker containers reach them (they have no route out
+of the machine)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from tests.fakes.llm_servers import FakeOpenAI
 from tests.fakes.s2_graph import SyntheticGraph
 from tests.fakes.s2_server import FakeSemanticScholar
 from tests.support.api import free_port
@@ -44,6 +46,7 @@ class Stack:
     http_port: int
     prometheus_port: int
     s2_api_key: str
+    llm: FakeOpenAI
 
     @property
     def https(self) -> str:
@@ -104,25 +107,29 @@ def running_stack(engine: dict[str, str], graph: SyntheticGraph, workdir: Path) 
     # The host's address on the backend network: Docker gives a bridge network's gateway the
     # subnet's first address.
     gateway = str(next(ipaddress.ip_network(BACKEND_SUBNET).hosts()))
-    s2_port = free_port()
+    s2_port, llm_port = free_port(), free_port()
     env = stack_environment(engine, workdir, ports, f"http://{gateway}:{s2_port}/graph/v1")
+    env["REFNET_TEST_LLM_URL"] = f"http://{gateway}:{llm_port}/v1"  # docker-compose.test.yml
     dev_script(env, "init")  # random secrets, empty key files, a development certificate
     secrets_dir, tls_dir = workdir / "secrets", workdir / "tls"
     s2_api_key = secrets.token_hex(20)
     (secrets_dir / "semantic_scholar_api_key").write_text(s2_api_key)
     s2 = FakeSemanticScholar(graph, host=gateway, port=s2_port, required_api_key=s2_api_key)
+    llm = FakeOpenAI(host=gateway, port=llm_port)
     compose = Compose(PROJECT, env, files=FILES)
     compose.down()  # whatever an interrupted run left
     deployed = Stack(
         compose, s2, secrets_dir, tls_dir, workdir, ports["https"], ports["http"],
-        ports["prometheus"], s2_api_key,
+        ports["prometheus"], s2_api_key, llm,
     )  # fmt: skip
     try:
         deployed.up()
         s2.start()  # the gateway's address exists once the network does
+        llm.start()
         yield deployed
     finally:
         s2.stop()
+        llm.stop()
         compose.down()
 
 
@@ -136,22 +143,45 @@ def paper_url(graph: SyntheticGraph, paper: str) -> str:
     return f"https://www.semanticscholar.org/paper/{title[:40]}/{paper}"
 
 
+def request_crawl(client: httpx.Client, graph: SyntheticGraph, paper: str) -> str:
+    """POST /api/papers/crawl with the paper's URL (depth 1, 12 papers); the job's location."""
+    accepted = client.post(
+        "/api/papers/crawl",
+        json={"paper_url": paper_url(graph, paper), "depth": 1, "max_papers": 12},
+    )
+    assert accepted.status_code == 202, accepted.text
+    location: str = accepted.headers["location"]
+    return location
+
+
+def job_in(client: httpx.Client, location: str, statuses: tuple[str, ...]) -> dict[str, Any] | None:
+    """The job at `location` if its status is one of `statuses`; None while it is not (or while
+    the API cannot say)."""
+    try:
+        answer = client.get(location)
+    except httpx.HTTPError:
+        return None
+    if answer.status_code != 200:
+        return None
+    job: dict[str, Any] = answer.json()
+    return job if job["status"] in statuses else None
+
+
+def finished_job(client: httpx.Client, location: str, seconds: float = 300) -> dict[str, Any]:
+    job: dict[str, Any] = wait_until(
+        lambda: job_in(client, location, ("completed", "failed")),
+        f"crawl job {location} finishing",
+        seconds=seconds,
+        interval=1,
+    )
+    return job
+
+
 def crawl_to_notes(stack: Stack, graph: SyntheticGraph, paper: str) -> dict[str, Any]:
     """POST /api/papers/crawl with the paper's URL; the job done and its note in the vault."""
     token = stack.admin_token()
     with stack.client(token) as client:
-        accepted = client.post(
-            "/api/papers/crawl",
-            json={"paper_url": paper_url(graph, paper), "depth": 1, "max_papers": 12},
-        )
-        assert accepted.status_code == 202, accepted.text
-        location = accepted.headers["location"]
-
-        def finished() -> dict[str, Any] | None:
-            job: dict[str, Any] = client.get(location).json()
-            return job if job["status"] in ("completed", "failed") else None
-
-        job = wait_until(finished, f"crawl job {location} finishing", seconds=300, interval=2)
+        job = finished_job(client, request_crawl(client, graph, paper))
         assert job["status"] == "completed", job
         note = wait_until(
             lambda: (
