@@ -33,8 +33,10 @@ A statement's p95 is estimated from `pg_stat_statements` as mean + 1.645 standar
 With `--target URL` (and `--username`, the password in `REFNET_LOAD_PASSWORD`, `--ca`) the
 profiles run against a deployment that is already up, such as the Compose stack, instead; what
 to ask for is read from it (its most cited papers, words of their titles, papers with notes).
-Only latency, rate and errors are measured there (`unmeasured` lists the rest), and its
-per-address and per-user rate limits apply: every simulated user is one address and one account.
+Latency, rate and errors are measured there, and with `--compose-project NAME` (the stack on
+this machine) the CPU and memory of each of its containers; pool use and query p95 are not
+(`unmeasured` lists them). Its per-address and per-user rate limits apply: every simulated user
+is one address and one account.
 
 Bounded: every profile stops after `--duration` seconds, Locust is given a hard timeout besides,
 and load is only sent to this machine or its private networks (a `--target` elsewhere is
@@ -50,6 +52,7 @@ import ipaddress
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -554,7 +557,35 @@ def deployment(
         "REFNET_LOAD_PASSWORD": password,
         "REFNET_LOAD_CA": ca or "",
     }
-    yield Target(url, None, None), env, {"target": url, "addresses": addresses}
+    components = containers(args.compose_project) if args.compose_project else {}
+    setup = {"target": url, "addresses": addresses, "containers": sorted(components)}
+    yield Target(url, None, None, components), env, setup
+
+
+def containers(project: str) -> dict[str, int]:
+    """Each running container of Compose project `project`: its service and its main process on
+    this machine (the sampler follows its process tree, as for the processes it starts)."""
+    docker = shutil.which("docker")
+    if docker is None:
+        raise CannotRun("--compose-project needs the docker CLI (and DOCKER_HOST for its engine)")
+    listed = subprocess.run(
+        [docker, "ps", "--quiet", "--filter", f"label=com.docker.compose.project={project}"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if listed.returncode != 0:
+        raise CannotRun(f"docker ps failed: {listed.stderr.strip()[:500]}")
+    if not listed.stdout.split():
+        raise CannotRun(f"no running container of Compose project {project!r}")
+    found = subprocess.run(
+        [
+            docker, "inspect", "--format",
+            '{{index .Config.Labels "com.docker.compose.service"}} {{.State.Pid}}',
+            *listed.stdout.split(),
+        ],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    services = dict(line.split() for line in found.stdout.splitlines() if line.strip())
+    return {service: int(pid) for service, pid in services.items()}
 
 
 def run(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -593,10 +624,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--target",
         help="a running deployment's HTTPS URL (e.g. the Compose stack's https://localhost:8443) "
-        "instead of building one; only latency, rate and errors are measured there",
+        "instead of building one; latency, rate and errors are measured there",
     )
     parser.add_argument("--username", default="admin", help="with --target: an operator or admin")
     parser.add_argument("--ca", type=Path, help="with --target: the certificate to trust")
+    parser.add_argument(
+        "--compose-project",
+        help="with --target on this machine: the Compose project whose containers' CPU and "
+        "memory are sampled (e.g. refnet)",
+    )
     parser.add_argument(
         "--user-class", dest="user_classes", action="append", default=[],
         help="only these Locust user classes (default: all of the locustfile's)",
@@ -606,6 +642,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--duration {args.duration}: give 5 to 3600 seconds")
     if not 1 <= args.processes <= 16:
         parser.error(f"--processes {args.processes}: give 1 to 16")
+    if args.compose_project and not args.target:
+        parser.error("--compose-project goes with --target (without it, no containers run)")
     if args.papers < 100 or args.edges < args.papers:
         parser.error("--papers must be at least 100, and --edges at least as many as --papers")
     return args

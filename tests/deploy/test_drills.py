@@ -1,17 +1,28 @@
 """Failure drills on the running Compose stack (`make drills`): what happens in real life, done to
 the real containers while they work, and checked as an operator would.
 
-- The crawler worker's pool process killed with SIGKILL in the middle of a crawl (as the OOM
-  killer would): the final database and vault equal those of the same crawl undisturbed
-  (nothing lost, nothing twice), and the time until the job is done is reported.
-- A worker's container killed with SIGKILL: Prometheus sees its target down (the
-  RefNetTargetDown expression, evaluated on the live Prometheus); started again, it is healthy
-  and does its work. (A task it was running waits in Redis for the visibility timeout, as
-  docs/operations/unattended.md says.)
+Most drills repeat one reference crawl (its summaries and notes included) under a fault, and
+compare the settled database and vault with those of the same crawl undisturbed (nothing lost,
+nothing twice):
+- a Semantic Scholar storm (30 % answered 429 or 5xx, some slowly): RefNetS2Failing's expression
+  holds on the live Prometheus. It runs first: earlier answers would dilute the ratio;
+- a pool process killed with SIGKILL (as the OOM killer would) mid-task, in the crawler, the
+  summarizer (while an answer is awaited) and the generator (as a vault update starts);
+- Redis stopped during the crawl: `/ready` answers 503 naming it and RefNetRedisDown's
+  expression holds, then Redis is started again;
+- LLM timeouts and 500s: RefNetLlmFailing's expression holds, and every summary arrives;
+- the vault volume full: the notes fail and are recorded, the health check and
+  RefNetDiskNearlyFull report the volume, and once space is freed every note is written.
+
+And:
+- the maintenance worker's pool process killed mid-backup: exactly one backup is made, by the
+  redelivered task, and it verifies;
+- a worker's container killed with SIGKILL: Prometheus sees its target down (RefNetTargetDown);
+  started again, it is healthy and does its work. (A task it was running waits in Redis for the
+  visibility timeout, as docs/operations/unattended.md says);
 - PostgreSQL stopped under API load: `/ready` answers 503 naming the database and the API's
-  `refnet_operations_up` is 0 while it lasts (the RefNetOperationsUnreadable expression holds on
-  the live Prometheus), no request is answered with anything but a success or a 503, nothing
-  stored is lost, and the time until every answer is a success again is reported.
+  `refnet_operations_up` is 0 while it lasts (RefNetOperationsUnreadable), no request is
+  answered with anything but a success or a 503, and nothing stored is lost.
 
 Each drill prints its recovery time (`pytest -s` shows it); docs/benchmarks.md records them.
 """

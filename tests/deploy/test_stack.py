@@ -19,6 +19,7 @@ import json
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from typing import Any
 
@@ -29,7 +30,7 @@ from refnet.db.migrate import HEAD_REVISION
 from tests.fakes.s2_graph import SyntheticGraph
 from tests.fakes.s2_server import Faults
 from tests.support.api import free_port
-from tests.support.compose import Compose, wait_until
+from tests.support.compose import ROOT, Compose, wait_until
 from tests.support.stack import (
     ADMIN,
     PROJECT,
@@ -199,6 +200,31 @@ def test_postgres_keeps_statement_statistics_of_the_crawls(
         "WHERE query ILIKE '%INSERT INTO papers%' OR query ILIKE '%FROM papers%'",
     )
     assert int(calls) > 0
+
+
+def test_the_load_test_runs_against_the_stack_and_samples_each_container(
+    stack: Stack, first_crawl: dict[str, Any]
+) -> None:
+    """`benchmarks/load_test.py --target` on the running stack, briefly: a report with latency
+    and rate, and CPU and memory of each of the project's containers. The stack's own rate
+    limits apply to the one simulated address, so whether the levels are met is not asked."""
+    env = {**stack.compose.env, "REFNET_LOAD_PASSWORD": stack.secret("bootstrap_admin_password")}
+    done = subprocess.run(
+        [
+            sys.executable, "-m", "benchmarks.load_test", "--target", stack.https,
+            "--ca", str(stack.tls_dir / "fullchain.pem"), "--username", ADMIN,
+            "--compose-project", PROJECT, "--profile", "normal", "--duration", "10",
+            "--processes", "1",
+        ],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-3000:]
+    report = json.loads(done.stdout.splitlines()[-1])
+    resources = report["resources"]
+    assert {"api", "nginx", "postgres", "redis", "worker-crawler"} <= set(resources["cpu_pct"])
+    assert resources["memory_mb"]["postgres"] > 0 and resources["memory_mb"]["api"] > 0
+    assert report["requests"] > 0 and report["p95_ms"] is not None
+    assert set(report["unmeasured"]) == {"pool_use", "query_p95_ms"}, report["unmeasured"]
 
 
 # --- monitoring ---------------------------------------------------------------------------------

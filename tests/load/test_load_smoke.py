@@ -60,6 +60,7 @@ def test_the_normal_profile_meets_every_service_level() -> None:
         (["--target", "https://127.0.0.1:9"], "no RefNet answers at https://127.0.0.1:9"),
         (["--target", "https://8.8.8.8"], "load is only sent to this machine"),
         (["--target", "localhost:8443"], "is not a URL"),
+        (["--compose-project", "refnet"], "--compose-project goes with --target"),
     ],
 )
 def test_a_bad_option_or_target_is_refused_before_any_load_is_sent(
