@@ -129,6 +129,19 @@ def no_duplicates(url: str) -> None:
         ), table
 
 
+def crawl_under_way(app: Celery, url: str, graph: SyntheticGraph, logs: Path, papers: int) -> int:
+    """The hub's crawl (PARAMS) sent to the workers; its job id once `papers` are collected."""
+    job_id, _ = start_crawl(
+        database_url=url, seeds=[hub(graph)], params=PARAMS, source_name="semantic_scholar"
+    )
+    app.send_task(CRAWL_SEEDS, kwargs={"job_id": job_id})
+    collected = f"SELECT papers_collected FROM crawl_jobs WHERE id={job_id}"
+    wait_for(
+        lambda: scalar(url, collected) >= papers, seconds=60, what="the crawl under way", logs=logs
+    )
+    return job_id
+
+
 def test_a_crawl_killed_midway_is_redelivered_and_ends_as_an_uninterrupted_one(
     env: dict[str, str], graph: SyntheticGraph, s2: FakeSemanticScholar, tmp_path: Path
 ) -> None:
@@ -138,18 +151,7 @@ def test_a_crawl_killed_midway_is_redelivered_and_ends_as_an_uninterrupted_one(
         [REFNET, "worker", "--queue", queue] for queue in ("crawler", "summarizer", "generator")
     ]
     with running_workers(commands, env, tmp_path) as app:
-        job_id, _ = start_crawl(
-            database_url=url, seeds=[hub(graph)], params=PARAMS, source_name="semantic_scholar"
-        )
-        app.send_task(CRAWL_SEEDS, kwargs={"job_id": job_id})
-        wait_for(
-            lambda: (
-                scalar(url, f"SELECT papers_collected FROM crawl_jobs WHERE id={job_id}") >= 100
-            ),
-            seconds=60,
-            what="the crawl under way",
-            logs=tmp_path,
-        )
+        job_id = crawl_under_way(app, url, graph, tmp_path, papers=100)
         killed = kill_running(app, CRAWL_SEEDS)
         assert scalar(url, "SELECT count(*) FROM crawl_jobs WHERE status='running'") == 1
 
@@ -405,18 +407,7 @@ def test_a_crawl_whose_broker_restarts_midway_ends_as_an_uninterrupted_one(
         env = {**env, "REDIS_URL": redis_url, "SUMMARIZER__PROVIDER": "extractive"}
         commands = [[REFNET, "worker", "--queue", "crawler"]]
         with running_workers(commands, env, tmp_path) as app:
-            job_id, _ = start_crawl(
-                database_url=url, seeds=[hub(graph)], params=PARAMS, source_name="semantic_scholar"
-            )
-            app.send_task(CRAWL_SEEDS, kwargs={"job_id": job_id})
-            wait_for(
-                lambda: (
-                    scalar(url, f"SELECT papers_collected FROM crawl_jobs WHERE id={job_id}") > 0
-                ),
-                seconds=60,
-                what="the crawl under way",
-                logs=tmp_path,
-            )
+            job_id = crawl_under_way(app, url, graph, tmp_path, papers=1)
             stop_redis()
             time.sleep(8)  # longer than a request at one a second: the crawl meets the outage
             start_redis()
