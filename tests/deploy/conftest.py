@@ -26,7 +26,12 @@ def graph() -> SyntheticGraph:
 
 @pytest.fixture(scope="module")
 def stack(
-    engine: dict[str, str], graph: SyntheticGraph, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    engine: dict[str, str],
+    graph: SyntheticGraph,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Stack]:
-    with running_stack(engine, graph, tmp_path_factory.mktemp("stack")) as deployed:
+    """The stack, with the Compose files a module names in EXTRA_COMPOSE_FILES given last."""
+    extra = getattr(request.module, "EXTRA_COMPOSE_FILES", ())
+    with running_stack(engine, graph, tmp_path_factory.mktemp("stack"), extra) as deployed:
         yield deployed

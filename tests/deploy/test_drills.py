@@ -60,6 +60,8 @@ from tests.support.stack import (
 )
 
 pytestmark = pytest.mark.timeout(1800)
+# The vault on a small tmpfs, for the vault-full drill.
+EXTRA_COMPOSE_FILES = ("tests/deploy/docker-compose.drills.yml",)
 
 PAPER_TABLES = (
     "papers", "authors", "paper_authors", "citations", "summaries", "pdf_documents",

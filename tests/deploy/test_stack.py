@@ -7,10 +7,11 @@ a crawl from a Semantic Scholar paper URL to notes in the vault volume (also thr
 placeholder or missing secret, a missing certificate, a taken port, a database that cannot be
 reached or has no schema) stops the service with a message that names what to fix.
 
-The fake Semantic Scholar listens on the backend network's gateway, where the worker containers
-reach it (they have no route out of the machine). The secrets and the certificate come from
-`scripts/docker-dev.sh init`. One test override (docker-compose.test.yml here) keeps
-node-exporter from mounting the host's root, which the test machines refuse.
+The fake Semantic Scholar and a fake OpenAI-compatible model listen on the backend network's
+gateway, where the worker containers reach them (they have no route out of the machine). The
+secrets and the certificate come from `scripts/docker-dev.sh init`. One test override
+(docker-compose.test.yml here) keeps node-exporter from mounting the host's root, which the test
+machines refuse, and points the summarizer at the fake model.
 """
 
 from __future__ import annotations

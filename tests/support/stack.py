@@ -100,9 +100,14 @@ def stack_environment(
 
 
 @contextmanager
-def running_stack(engine: dict[str, str], graph: SyntheticGraph, workdir: Path) -> Iterator[Stack]:
+def running_stack(
+    engine: dict[str, str],
+    graph: SyntheticGraph,
+    workdir: Path,
+    extra_files: tuple[str, ...] = (),
+) -> Iterator[Stack]:
     """The stack up with every health check passing, the fake Semantic Scholar serving `graph`;
-    everything removed afterwards."""
+    everything removed afterwards. `extra_files`: Compose files given after FILES."""
     ports = {"http": free_port(), "https": free_port(), "prometheus": free_port()}
     # The host's address on the backend network: Docker gives a bridge network's gateway the
     # subnet's first address.
@@ -116,7 +121,7 @@ def running_stack(engine: dict[str, str], graph: SyntheticGraph, workdir: Path) 
     (secrets_dir / "semantic_scholar_api_key").write_text(s2_api_key)
     s2 = FakeSemanticScholar(graph, host=gateway, port=s2_port, required_api_key=s2_api_key)
     llm = FakeOpenAI(host=gateway, port=llm_port)
-    compose = Compose(PROJECT, env, files=FILES)
+    compose = Compose(PROJECT, env, files=(*FILES, *extra_files))
     compose.down()  # whatever an interrupted run left
     deployed = Stack(
         compose, s2, secrets_dir, tls_dir, workdir, ports["https"], ports["http"],
