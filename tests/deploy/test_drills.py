@@ -438,6 +438,7 @@ def test_llm_timeouts_and_500s_are_alerted_and_every_summary_arrives(
             recovered = time.monotonic() - ended
     finally:
         stack.llm.clear_script()
+        stack.llm.stall_seconds = 2.0
     calls = stack.llm.request_count - calls_before
     print(
         f"LLM outage ({len(LLM_OUTAGE)} failed calls of {calls}): every summary done "
@@ -450,11 +451,12 @@ def test_llm_timeouts_and_500s_are_alerted_and_every_summary_arrives(
 
 @dataclass
 class Killer:
-    """KILL_BUSY_POOL running in a worker's container; `pid` once it has struck."""
+    """KILL_BUSY_POOL running in a worker's container."""
 
     process: subprocess.Popen[str]
 
     def struck(self, seconds: float = 120) -> str:
+        """The pid it killed."""
         out, err = self.process.communicate(timeout=seconds)
         assert self.process.returncode == 0, f"no pool process started working: {err[-500:]}"
         return out.strip()

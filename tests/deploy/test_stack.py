@@ -222,6 +222,7 @@ def test_the_load_test_runs_against_the_stack_and_samples_each_container(
     assert done.returncode in (0, 1), done.stdout[-2000:] + done.stderr[-3000:]
     report = json.loads(done.stdout.splitlines()[-1])
     resources = report["resources"]
+    print(f"load on the stack: {report['rps']} requests/s, p95 {report['p95_ms']} ms, {resources}")
     assert {"api", "nginx", "postgres", "redis", "worker-crawler"} <= set(resources["cpu_pct"])
     assert resources["memory_mb"]["postgres"] > 0 and resources["memory_mb"]["api"] > 0
     assert report["requests"] > 0 and report["p95_ms"] is not None
